@@ -125,3 +125,8 @@ def _check_bbb(c: dict) -> None:
             raise ConfigError("--radial_bnn cannot be combined with --use_prev_post_as_prior")
     if c["use_prev_post_as_prior"] and c["train_from_scratch"]:
         raise ConfigError("--use_prev_post_as_prior cannot be combined with --train_from_scratch")
+
+
+def regression_bbb_parser() -> argparse.ArgumentParser:
+    """Parser of ``probabilistic/regression/train_bbb.py`` (for the docs)."""
+    return build_mode_parser("regression_bbb", prog="train_bbb.py")

@@ -1,0 +1,98 @@
+"""Per-task weight posteriors of a main network: Dirac, diagonal Gaussian (BbB, optional LRT) or radial.
+
+The posterior parameters either come from a hypernetwork (``h(e_t)``: PR-* methods, one posterior per task in a
+shared meta-model) or live in the main network itself (``--mnet_only``: fine-tuning, VCL, separate networks).
+Everything is batched over tasks N and weight samples K: :meth:`WeightPosterior.predict` returns
+``[N, K, B, O]`` from one pass through the main network.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+
+from hnets.hmlp import HMLP
+from mnets.base import flatten_weights, unflatten_weights
+from mnets.mlp import MLP
+from probabilistic.gaussian import sample_gaussian, sample_radial, split_mean_rho, std_from_rho
+from probabilistic.lrt import lrt_mlp_forward
+
+KINDS = ("dirac", "gaussian", "radial")
+
+
+class WeightPosterior(nn.Module):
+    """Posterior(s) over the weights of ``mnet`` (built with ``no_weights=True``).
+
+    Args:
+        mnet: The main network (architecture only).
+        kind: ``dirac`` (``--mean_only``), ``gaussian`` (BbB) or ``radial`` (``--radial_bnn``).
+        hnet: Hypernetwork producing the posterior parameters per task, or None (``--mnet_only``).
+        use_logvar_enc: σ = exp(ρ/2) instead of softplus(ρ).
+        keep_orig_init: ``--mnet_only``: initialise the means with the main network's own init instead of
+            U(-0.1, 0.1).
+    """
+
+    def __init__(self, mnet: MLP, kind: str, hnet: HMLP | None = None, use_logvar_enc: bool = False,
+                 keep_orig_init: bool = False) -> None:
+        super().__init__()
+        if kind not in KINDS:
+            raise ValueError(f"unknown posterior kind {kind!r}; valid: {KINDS}")
+        self.mnet, self.kind, self.hnet, self.use_logvar_enc = mnet, kind, hnet, use_logvar_enc
+        self.num_weights = mnet.num_params
+        if hnet is None:
+            if keep_orig_init:
+                init = MLP(mnet.n_in, mnet.n_out, mnet.hidden_layers, mnet.activation_name, mnet.has_bias)
+                mean = flatten_weights([p.data for p in init.internal_params])
+            else:
+                mean = torch.empty(self.num_weights).uniform_(-0.1, 0.1)
+            self.mean = nn.Parameter(mean)
+            self.rho = None if kind == "dirac" else nn.Parameter(torch.empty(self.num_weights).uniform_(-0.5, 0.5))
+
+    @property
+    def num_outputs(self) -> int:
+        """Number of posterior parameters per task (P for Dirac, 2P otherwise)."""
+        return self.num_weights * (1 if self.kind == "dirac" else 2)
+
+    def raw(self, task_ids: Sequence[int]) -> Tensor:
+        """Raw posterior parameters ``[N, P]`` (Dirac) or ``[N, 2P]`` (means then raw ρ) for ``task_ids``."""
+        if self.hnet is not None:
+            return self.hnet(cond_id=list(task_ids))
+        flat = self.mean if self.rho is None else torch.cat([self.mean, self.rho])
+        return flat.unsqueeze(0).expand(len(task_ids), -1)
+
+    def mean_std(self, raw: Tensor) -> tuple[Tensor, Tensor | None]:
+        """Means ``[N, P]`` and stds ``[N, P]`` (None for Dirac) from raw parameters."""
+        if self.kind == "dirac":
+            return raw, None
+        mean, rho = split_mean_rho(raw)
+        return mean, std_from_rho(rho, self.use_logvar_enc)
+
+    def sample(self, raw: Tensor, num_samples: int, generator: torch.Generator | None = None) -> Tensor:
+        """Weight samples ``[N, K, P]`` (Dirac: the mean repeated K times)."""
+        mean, std = self.mean_std(raw)
+        if self.kind == "dirac":
+            return mean.unsqueeze(1).expand(-1, num_samples, -1)
+        if self.kind == "radial":
+            return sample_radial(mean, std, num_samples, self.mnet.param_shapes, generator)
+        return sample_gaussian(mean, std, num_samples, generator)
+
+    def predict(self, x: Tensor, raw: Tensor, num_samples: int, generator: torch.Generator | None = None,
+                lrt: bool = False) -> Tensor:
+        """Predictions ``[N, K, B, O]`` of K weight samples of each of the N posteriors on inputs ``x [B, I]``."""
+        N = raw.shape[0]
+        if lrt:
+            mean, std = self.mean_std(raw)
+            outs = []
+            for n in range(N):  # LRT noise is per input; N (tasks) is small, K is batched inside
+                means = unflatten_weights(mean[n], self.mnet.param_shapes)
+                stds = unflatten_weights(std[n], self.mnet.param_shapes)
+                outs.append(lrt_mlp_forward(self.mnet, x, means, stds, num_samples, generator))
+            return torch.stack(outs)  # [N, K, B, O]
+        if self.kind == "dirac":  # all K samples are identical: one forward, then expand
+            out = self.mnet(x, unflatten_weights(raw, self.mnet.param_shapes))  # [N, B, O]
+            return out.unsqueeze(1).expand(-1, num_samples, -1, -1)
+        samples = self.sample(raw, num_samples, generator).reshape(N * num_samples, -1)  # [N*K, P]
+        out = self.mnet(x, unflatten_weights(samples, self.mnet.param_shapes))  # [N*K, B, O]
+        return out.reshape(N, num_samples, *out.shape[1:])

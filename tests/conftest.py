@@ -1,0 +1,22 @@
+"""Shared fixtures: paths of the spec targets and the real data beside the repository."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+
+
+def load_targets(name: str) -> list[dict]:
+    """README commands of one paper (``targets_posterior_replay.json`` / ``targets_cl_in_rnns.json``)."""
+    path = SHARED / "spec" / name
+    if not path.exists():
+        pytest.skip(f"{path} not found (the specs live in ../shared beside the repository)")
+    return json.loads(path.read_text())
+
+
+@pytest.fixture(autouse=True)
+def _no_tty_and_headless(monkeypatch):
+    monkeypatch.setenv("MPLBACKEND", "Agg")

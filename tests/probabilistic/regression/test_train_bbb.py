@@ -1,0 +1,92 @@
+"""End-to-end runs of ``probabilistic/regression/train_bbb.py``: README commands at reduced budget, resume,
+outputs, and one README command at full budget (slow)."""
+
+import json
+import shlex
+import shutil
+from pathlib import Path
+
+import pytest
+
+from probabilistic.regression.runner import SUMMARY_KEYS
+from probabilistic.regression.train_bbb import main
+from utils.summary import read_summary
+
+SPEC = Path(__file__).resolve().parents[4] / "shared" / "spec" / "targets_posterior_replay.json"
+TARGETS = [t for t in json.loads(SPEC.read_text()) if t["parser_mode"] == "regression_bbb"] if SPEC.exists() else []
+
+
+def _run(args: str | list[str], out_dir: Path, n_iter: int | None = 40) -> dict:
+    argv = shlex.split(args) if isinstance(args, str) else list(args)
+    if n_iter is not None:
+        argv += [f"--n_iter={n_iter}", "--val_iter=20"]
+    return main(argv + [f"--out_dir={out_dir}", "--loglevel_info"])
+
+
+@pytest.mark.parametrize("target", TARGETS, ids=[f"L{t['readme_line']}-{t['method'].split()[0]}" for t in TARGETS])
+def test_readme_command_runs_end_to_end(target, tmp_path):
+    summary = _run(target["args"], tmp_path / "run")
+    assert list(summary) == SUMMARY_KEYS and summary["finished"] == 1
+    assert len(summary["aa_mse_final"]) == 3 and all(m >= 0 for m in summary["aa_mse_final"])
+    assert 0 <= summary["aa_task_inference_mean"] <= 100
+    on_disk = read_summary(tmp_path / "run" / "performance_overview.txt")
+    assert list(on_disk) == SUMMARY_KEYS
+    assert on_disk["aa_mse_final_mean"] == pytest.approx(summary["aa_mse_final_mean"], abs=1e-6)
+    for n in (1, 2, 3):
+        for fig in ("pred_dists", "val_predictions", "mse"):
+            assert (tmp_path / "run" / f"{fig}_{n}.png").stat().st_size > 1000
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["parser_mode"] == "regression_bbb" and config["out_dir"] == str(tmp_path / "run")
+    assert any((tmp_path / "run" / "summary").iterdir())  # TensorBoard events
+
+
+def test_training_decreases_mse(tmp_path):
+    short = _run("--used_task_set=3 --mean_only --net_act=relu --lr=0.001", tmp_path / "a", n_iter=5)
+    longer = _run("--used_task_set=3 --mean_only --net_act=relu --lr=0.001", tmp_path / "b", n_iter=400)
+    assert longer["aa_mse_during_mean"] < 0.5 * short["aa_mse_during_mean"]
+
+
+def test_resume_after_interruption_reproduces_the_uninterrupted_run(tmp_path):
+    args = "--used_task_set=3 --net_act=relu --train_sample_size=2"
+    full = _run(args, tmp_path / "full", n_iter=30)
+    _run(args, tmp_path / "cut", n_iter=30)
+    # simulate a crash during task 3: drop its checkpoint, the rerun resumes after task 2
+    for f in (tmp_path / "cut" / "checkpoints").glob("task_2.*"):
+        f.unlink()
+    resumed = _run(args, tmp_path / "cut", n_iter=30)
+    assert resumed["aa_mse_final"] == pytest.approx(full["aa_mse_final"], rel=1e-5)
+    assert resumed["aa_task_inference"] == full["aa_task_inference"]
+
+
+def test_train_from_scratch_and_multi_head(tmp_path):
+    s = _run("--used_task_set=1 --train_from_scratch --mnet_only --multi_head --train_sample_size=2",
+             tmp_path / "r", n_iter=20)
+    assert s["aa_num_weights_hyper"] == -1 and s["finished"] == 1
+
+
+def test_store_final_model_and_default_out_dir(tmp_path, monkeypatch):
+    script_dir = tmp_path / "regression"
+    script_dir.mkdir()
+    import probabilistic.regression.train_bbb as launcher
+
+    monkeypatch.setattr(launcher.os.path, "abspath", lambda p: str(script_dir / "train_bbb.py"))
+    summary = launcher.main(["--n_iter=3", "--store_final_model", "--used_task_set=0"])
+    runs = list((script_dir / "out_bbb").glob("run_*"))
+    assert len(runs) == 1 and summary["finished"] == 1
+    assert (runs[0] / "checkpoints" / "final.safetensors").exists()
+    shutil.rmtree(script_dir)
+
+
+FULL_BUDGET = ("--beta=10.0 --regularizer=fkl --n_iter=5001 --lr=0.0005 --clip_grad_norm=-1 --train_sample_size=10 "
+               "--prior_variance=1.0 --ll_dist_std=0.05 --local_reparam_trick --mlp_arch=10,10 --net_act=relu "
+               "--hnet_type=hmlp --hmlp_arch=10,10 --cond_emb_size=8 --hnet_net_act=relu --std_normal_temb=1.0 "
+               "--keep_orig_init --used_task_set=3 --use_cuda --disable_lrt_test")
+
+
+@pytest.mark.slow
+def test_full_budget_pr_bbb_task_set_3(tmp_path):
+    """README PR-BbB (fkl) command on task set 3 at its full budget: good fits and uncertainty-based task
+    inference on every task."""
+    s = _run(FULL_BUDGET, tmp_path / "full", n_iter=None)
+    assert max(s["aa_mse_final"]) < 0.01, s["aa_mse_final"]
+    assert min(s["aa_task_inference"]) >= 95, s["aa_task_inference"]
