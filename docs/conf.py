@@ -28,3 +28,4 @@ suppress_warnings = ["ref.python"]  # duplicate object descriptions across re-ex
 html_theme = "furo"
 html_title = "hypercl"
 exclude_patterns = ["_build"]
+html_static_path = ["_static"]

@@ -107,6 +107,16 @@ def parse_flags(parser: argparse.ArgumentParser, argv: Sequence[str] | None,
     return config
 
 
+def run_or_exit(run: Callable, config: argparse.Namespace, **kwargs):
+    """Call ``run(config, **kwargs)``; a :class:`ConfigError` found while setting up ends the program with one
+    line on stderr and exit code 2 (as parse errors do)."""
+    try:
+        return run(config, **kwargs)
+    except ConfigError as err:
+        sys.stderr.write(f"{script_name()}: error: {err}\n")
+        raise SystemExit(2) from None
+
+
 def parse_int_list(value: str | int, flag: str) -> list[int]:
     """Parse a comma-separated list such as ``--mlp_arch="10,10"`` (empty string = empty list)."""
     text = str(value).strip().strip('"').strip("'")

@@ -22,9 +22,13 @@ _COLORS = plt.rcParams["axes.prop_cycle"].by_key()["color"]
 
 
 def _save(fig, path: Path, writer, tag: str, step: int) -> None:
-    fig.savefig(path, dpi=100, bbox_inches="tight")
-    writer.add_figure(tag, fig, global_step=step, close=False)
+    """Render once; the same pixels go to the PNG file and to TensorBoard."""
+    fig.subplots_adjust(left=0.11, right=0.97, bottom=0.11, top=0.92)  # cheaper than tight_layout
+    fig.canvas.draw()
+    rgba = np.asarray(fig.canvas.buffer_rgba())  # [H, W, 4] uint8
     plt.close(fig)
+    plt.imsave(path, rgba)
+    writer.add_image(tag, rgba[..., :3], global_step=step, dataformats="HWC")
 
 
 def plot_predictive_distributions(tasks: list[RegressionTask], test_preds: Tensor, out_dir: Path, writer,

@@ -30,7 +30,7 @@ from probabilistic.posterior import WeightPosterior
 from probabilistic.regression.evaluate import evaluate_regression, predict_tasks
 from probabilistic.regression.plots import plot_mse, plot_predictive_distributions, plot_val_predictions
 from utils.checkpoints import checkpoint_exists, load_checkpoint, save_checkpoint
-from utils.cli import parse_int_list
+from utils.cli import ConfigError, parse_int_list
 from utils.hnet_regularizer import compute_targets, hnet_output_regularizer
 from utils.progress import itstime, progress
 from utils.run_env import RunEnv, setup_environment
@@ -50,6 +50,28 @@ class NonFiniteLossError(RuntimeError):
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# Supported options
+# ---------------------------------------------------------------------------------------------------------------
+def check_supported(config: argparse.Namespace) -> None:
+    """Reject options this runner does not implement (yet), instead of silently ignoring them.
+
+    ``--kl_schedule`` is accepted: the regression parser has no ``--kl_scale`` (i.e. 1), and a schedule from
+    ``kl_scale`` to 1 then has no effect — as in the original.
+    """
+    unsupported = {
+        "specnorm": config.specnorm, "batchnorm": config.batchnorm,
+        "hnet_out_masking": config.hnet_out_masking != 0, "hnet_specnorm": config.hnet_specnorm,
+    }
+    for flag, used in unsupported.items():
+        if used:
+            raise ConfigError(f"--{flag} is not supported by the regression runner (not used by any README run)")
+    parse_int_list(config.mlp_arch, "mlp_arch")
+    parse_int_list(config.hmlp_arch, "hmlp_arch")
+    if config.hnet_type != "hmlp" and not config.mnet_only:
+        raise ConfigError(f"--hnet_type={config.hnet_type} is not supported for regression yet; use --hnet_type=hmlp")
+
+
+# ---------------------------------------------------------------------------------------------------------------
 # Networks
 # ---------------------------------------------------------------------------------------------------------------
 def posterior_kind(config: argparse.Namespace) -> str:
@@ -64,9 +86,6 @@ def build_posterior(config: argparse.Namespace, num_tasks: int, device: torch.de
     kind = posterior_kind(config)
     hnet = None
     if not config.mnet_only:
-        if config.hnet_type != "hmlp":
-            raise NotImplementedError(f"--hnet_type={config.hnet_type} is not available yet for regression; "
-                                      "use --hnet_type=hmlp")
         shapes = mnet.param_shapes if kind == "dirac" else mnet.param_shapes + mnet.param_shapes
         hnet = HMLP(shapes, cond_in_size=config.cond_emb_size, layers=parse_int_list(config.hmlp_arch, "hmlp_arch"),
                     activation_fn=config.hnet_net_act, use_bias=not config.hnet_no_bias, num_cond_embs=num_tasks,
@@ -211,7 +230,8 @@ def test_tasks(config, env: RunEnv, posteriors: nn.ModuleList, tasks: list[Regre
         env.writer.add_scalar(f"test/task_{i}/inferred_val_mse", res.inferred_mse[i], n)
         env.writer.add_scalar(f"test/task_{i}/accuracy", res.task_inference[i], n)
     env.logger.info(f"After {n} task(s): MSE {np.round(res.mse, 5).tolist()}, inferred MSE "
-                    f"{np.round(res.inferred_mse, 5).tolist()}, task inference {np.round(res.task_inference, 1).tolist()} %")
+                    f"{np.round(res.inferred_mse, 5).tolist()}, "
+                    f"task inference {np.round(res.task_inference, 1).tolist()} %")
 
     summary["aa_mse_during"][n - 1] = during["mse"][n - 1]
     summary["aa_mse_during_inferred"][n - 1] = during["inferred_mse"][n - 1]
@@ -264,6 +284,7 @@ def _latest_checkpoint(out_dir: Path, num_tasks: int) -> int:
 def run(config: argparse.Namespace, script_dir: str | Path | None = None, argv: list[str] | None = None) -> dict:
     """Train and test all tasks of ``--used_task_set``; returns the summary dict (also written to out_dir)."""
     # --- setup ---
+    check_supported(config)
     env = setup_environment(config, script_dir, argv)
     device = env.device
     if device.type == "cpu":
