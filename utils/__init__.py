@@ -1,0 +1,1 @@
+"""Shared infrastructure: CLI flags, run environment, summaries, checkpoints, regularisers."""

@@ -1,0 +1,1 @@
+"""1D polynomial regression experiments (``train_bbb.py``)."""
