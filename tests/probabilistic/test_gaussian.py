@@ -23,7 +23,15 @@ from probabilistic.gaussian import (
 from probabilistic.lrt import lrt_mlp_forward
 from utils.hnet_regularizer import hnet_output_regularizer, tasks_to_regularize
 
-torch.set_default_dtype(torch.float64)
+
+
+@pytest.fixture(autouse=True)
+def _float64():
+    """Closed-form comparisons in double precision (restored afterwards: other tests share the process)."""
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(old)
 
 
 def _univariate_kl(mq, sq, mp, sp):
