@@ -74,14 +74,12 @@ def test_store_final_model_and_default_out_dir(tmp_path):
     assert (runs[0] / "checkpoints" / "final.safetensors").exists()
 
 
-# README PR-BbB command on task set 3 (mse regulariser, --hyper_gauss_init), verbatim, evaluated with the
-# paper's 100 test-time weight samples (its seed-gathering setting). Seed 1: with the default seed 42 task 3
-# stays under-fitted (MSE 0.026); see docs/experiments/regression.rst for the seed study.
+# README PR-BbB command on task set 3 (mse regulariser, --hyper_gauss_init), verbatim (seed 42, 10 test samples).
+# Fits are seed-sensitive (see docs/experiments/regression.rst for the seed study).
 FULL_BUDGET = ("--beta=0.001 --regularizer=mse --n_iter=5001 --lr=0.0005 --clip_grad_norm=1.0 --train_sample_size=10 "
                "--prior_variance=1.0 --ll_dist_std=0.05 --local_reparam_trick --mlp_arch=10,10 --net_act=relu "
                "--hnet_type=hmlp --hmlp_arch=50,50 --cond_emb_size=2 --hnet_net_act=relu --std_normal_temb=1.0 "
-               "--keep_orig_init --hyper_gauss_init --used_task_set=3 --use_cuda --disable_lrt_test "
-               "--random_seed=1 --val_sample_size=100")
+               "--keep_orig_init --hyper_gauss_init --used_task_set=3 --use_cuda --disable_lrt_test")
 
 
 @pytest.mark.slow
@@ -89,8 +87,7 @@ def test_full_budget_pr_bbb_task_set_3(tmp_path):
     """Full README budget: in-domain MSE < 0.01 on every task and uncertainty-based task inference >= 95 %."""
     s = _run(FULL_BUDGET, tmp_path / "full", n_iter=None)
     assert max(s["aa_mse_final"]) < 0.01, s["aa_mse_final"]
-    assert s["aa_task_inference_mean"] >= 95, s["aa_task_inference"]
-    assert min(s["aa_task_inference"]) >= 90, s["aa_task_inference"]
+    assert min(s["aa_task_inference"]) >= 95, s["aa_task_inference"]
 
 
 @pytest.mark.parametrize("argv, flag", [
