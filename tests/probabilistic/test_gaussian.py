@@ -24,7 +24,6 @@ from probabilistic.lrt import lrt_mlp_forward
 from utils.hnet_regularizer import hnet_output_regularizer, tasks_to_regularize
 
 
-
 @pytest.fixture(autouse=True)
 def _float64():
     """Closed-form comparisons in double precision (restored afterwards: other tests share the process)."""
