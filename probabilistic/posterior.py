@@ -16,7 +16,15 @@ from torch import Tensor, nn
 from hnets.hmlp import HMLP
 from mnets.base import flatten_weights, unflatten_weights
 from mnets.mlp import MLP
-from probabilistic.gaussian import sample_gaussian, sample_radial, split_mean_rho, std_from_rho
+from probabilistic.gaussian import (
+    kl_diag_gaussians,
+    kl_to_prior,
+    radial_prior_matching,
+    sample_gaussian,
+    sample_radial,
+    split_mean_rho,
+    std_from_rho,
+)
 from probabilistic.lrt import lrt_mlp_forward
 
 KINDS = ("dirac", "gaussian", "radial")
@@ -96,3 +104,21 @@ class WeightPosterior(nn.Module):
         samples = self.sample(raw, num_samples, generator).reshape(N * num_samples, -1)  # [N*K, P]
         out = self.mnet(x, unflatten_weights(samples, self.mnet.param_shapes))  # [N*K, B, O]
         return out.reshape(N, num_samples, *out.shape[1:])
+
+
+def prior_matching(posterior: WeightPosterior, raw: Tensor, prior_variance: float, num_kl_samples: int = 1,
+                   prior: tuple[Tensor, Tensor] | None = None) -> Tensor:
+    """The KL-like term of the posteriors ``raw [N, outputs]``, summed over N (spec §2.3, §2.4, §2.6).
+
+    Analytic KL to N(0, ``prior_variance``·I) (Gaussian), to the previous posterior ``prior = (mean, std)``
+    (VCL), the radial Monte-Carlo estimate with ``num_kl_samples`` samples, or 0 (Dirac).
+    """
+    if posterior.kind == "dirac":
+        return raw.new_zeros(())
+    mean, std = posterior.mean_std(raw)
+    if posterior.kind == "radial":
+        samples = posterior.sample(raw, num_kl_samples)
+        return radial_prior_matching(std, samples, prior_variance).sum()
+    if prior is not None:
+        return kl_diag_gaussians(mean, std, prior[0], prior[1]).sum()
+    return kl_to_prior(mean, std, prior_variance).sum()

@@ -1136,6 +1136,13 @@ FLAGS: list[Flag] = [
             modes="ssge:all ssge_pf:all",
             help="Number M of samples used to build the score estimator.",
         ),
+        Flag(
+            "pf_ssge_sign_fix",
+            bool,
+            default=False,
+            modes="ssge:reg ssge_pf:all",
+            help="(new) Prior-focused SSGE: subtract the estimated score of the previous posterior (the KL gradient) instead of adding it as the original does.",
+        ),
     ),
     *_group(
         "EWC options",
@@ -1153,6 +1160,13 @@ FLAGS: list[Flag] = [
             default=-1,
             modes="ewc:all",
             help="Training samples used for the empirical Fisher (-1 = all).",
+        ),
+        Flag(
+            "fix_online_ewc",
+            bool,
+            default=False,
+            modes="ewc:all",
+            help="(new) Apply the online-EWC decay gamma once per task (the original also decays the stored Fisher in place at every iteration) and do not rescale the prior offset by N/n_fisher.",
         ),
     ),
     *_group(
@@ -1490,6 +1504,20 @@ FLAGS: list[Flag] = [
             default="-1",
             modes="bbb:gmm,split,perm,zenke,resnet avb:gmm,split,perm,zenke,resnet avb_pf:all ssge:gmm,split,perm,resnet ssge_pf:all ewc:gmm,split,perm,resnet",
             help="Abort the run (exit 1) if the during accuracy (task given, %%) of a task (except the last) falls below the threshold(s).",
+        ),
+        Flag(  # new
+            "fix_dist_reg_normalization",
+            bool,
+            default=False,
+            modes="bbb:gmm,split,perm,zenke,resnet",
+            help="(new) Divide the fkl/rkl/w2 hnet regularizer only once by the number of regularized tasks; the original classification trainer divides again by the task index t.",
+        ),
+        Flag(  # new
+            "fix_entropy_normalization",
+            bool,
+            default=False,
+            modes="bbb:gmm,split,perm,zenke,resnet avb:gmm,split,perm,zenke,resnet avb_pf:gmm,split,perm,zenke,resnet ssge:gmm,split,perm,resnet ssge_pf:gmm,split,perm,resnet ewc:gmm,split,perm,resnet mt:gmm,split,perm,resnet",
+            help="(new) Normalise predictive entropies by the log of each model's softmax width instead of log(classes per task) (differs only for growing CL3 softmaxes).",
         ),
     ),
 ]

@@ -12,12 +12,17 @@ from utils.cli_posterior import FLAGS
 
 SPEC = Path(__file__).resolve().parents[3] / "shared" / "spec" / "targets_posterior_replay.json"
 TARGETS = json.loads(SPEC.read_text()) if SPEC.exists() else []
+#: Flags of this re-implementation that the original lacks (quirk fixes; default = original behaviour).
+NEW_FLAGS = {"fix_dist_reg_normalization": False, "fix_entropy_normalization": False, "pf_ssge_sign_fix": False,
+             "fix_online_ewc": False}
 
 
 @pytest.mark.parametrize("target", TARGETS, ids=[f"{t['parser_mode']}-L{t['readme_line']}" for t in TARGETS])
 def test_readme_command_resolves_to_original_config(target):
     config = vars(parse_args(target["parser_mode"], shlex.split(target["args"])))
     config.pop("parser_mode")
+    for name, default in NEW_FLAGS.items():
+        assert config.pop(name, default) == default
     assert config == target["effective_config"]
     # same types too (argparse keeps e.g. int defaults of float flags as ints; config.json must match)
     assert {k: type(v) for k, v in config.items()} == {k: type(v) for k, v in target["effective_config"].items()}

@@ -1,0 +1,1 @@
+"""The classification runners of the posterior-replay paper (GMM, SplitMNIST, PermutedMNIST, SplitCIFAR)."""

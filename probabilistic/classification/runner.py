@@ -1,0 +1,268 @@
+"""Classification runner of the BbB family: PR-Dirac, PR-BbB (± LRT), PR-Radial, VCL, separate networks,
+fine-tuning (``prob_mnist/train_bbb.run`` of the original; GMM now, Split/PermutedMNIST and SplitCIFAR later).
+
+``run(config) -> summary`` reads top-down: setup -> data -> networks -> for each task: train, test all models on
+all test sets, write the summary, checkpoint -> final figures and report. Loss per iteration (spec §2.3):
+
+.. math::
+    L = \\lambda_\\text{KL}(i)\\, \\mathrm{KL}(q_t \\Vert p) + N_\\text{train} \\frac{1}{S} \\sum_{s=1}^{S}
+        \\mathrm{CE}(f(x; w_s)_{\\mathcal{A}_t}, y) + \\beta\\, L_\\text{reg}
+
+with S = ``train_sample_size``, the softmax over task t's allowed outputs 𝒜_t (:mod:`probabilistic.heads`),
+λ_KL from :mod:`~probabilistic.classification.kl_schedule`, p = N(0, σ_p² I) or (VCL) the previous posterior, and
+the hypernetwork output regulariser over the previous tasks S ⊆ {0..t−1}: head-masked mse on the raw outputs, or
+fkl/rkl/w2 between diagonal Gaussians averaged over S and (original quirk, spec §6.2.3) divided once more by t
+unless ``--fix_dist_reg_normalization``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from data.dataset import Dataset, derive_seed
+from hnets.chunked_hmlp import ChunkedHMLP
+from hnets.hmlp import HMLP
+from hnets.init import custom_hnet_init_ as generic_hnet_init_
+from probabilistic.classification.evaluate import validate
+from probabilistic.classification.families import build_main_net
+from probabilistic.classification.kl_schedule import kl_factor
+from probabilistic.classification.phases import end_of_run, end_of_task, setup_run
+from probabilistic.classification.state import latest_task, load_task_state
+from probabilistic.classification.training import (
+    check_finite,
+    clip_gradients,
+    cross_entropy_over_samples,
+    make_optimizer,
+    num_iterations,
+)
+from probabilistic.gauss_hnet_init import custom_hnet_init_, gauss_hyperfan_init_
+from probabilistic.gaussian import gaussian_regularizer
+from probabilistic.heads import Heads, regularizer_mask
+from probabilistic.posterior import WeightPosterior, prior_matching
+from utils.cli import ConfigError, parse_int_list
+from utils.hnet_regularizer import compute_targets, hnet_output_regularizer, tasks_to_regularize
+from utils.progress import itstime, progress
+from utils.run_env import RunEnv
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Supported options
+# ---------------------------------------------------------------------------------------------------------------
+def check_supported(config: argparse.Namespace) -> None:
+    """Reject options this runner does not implement yet (none is used by a GMM README command)."""
+    unsupported = {
+        "coreset_size": config.coreset_size != -1, "final_coresets_finetune": config.final_coresets_finetune,
+        "coresets_for_experience_replay": config.coresets_for_experience_replay,
+        "distill_iter": config.distill_iter != -1, "supsup_task_inference": config.supsup_task_inference,
+        "calibrate_temp": config.calibrate_temp, "training_set_size": config.training_set_size != -1,
+        "hnet_out_masking": config.hnet_out_masking != 0, "hnet_specnorm": config.hnet_specnorm,
+        "batchnorm": config.batchnorm, "plateau_lr_scheduler": config.plateau_lr_scheduler,
+        "lambda_lr_scheduler": config.lambda_lr_scheduler,
+    }
+    for flag, used in unsupported.items():
+        if used:
+            raise ConfigError(f"--{flag} is not supported by the classification BbB runner yet "
+                              "(no GMM README command uses it)")
+    if not config.mnet_only and config.hnet_type not in ("hmlp", "chunked_hmlp"):
+        raise ConfigError(f"--hnet_type={config.hnet_type} is not supported; use hmlp or chunked_hmlp")
+    if config.hyper_gauss_init and config.hnet_type != "hmlp" and not config.mnet_only:
+        raise ConfigError("--hyper_gauss_init is implemented for --hnet_type=hmlp only")
+    parse_int_list(config.mlp_arch, "mlp_arch")
+    parse_int_list(config.hmlp_arch, "hmlp_arch")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Networks
+# ---------------------------------------------------------------------------------------------------------------
+def posterior_kind(config: argparse.Namespace) -> str:
+    return "dirac" if config.mean_only else ("radial" if config.radial_bnn else "gaussian")
+
+
+def make_hnet(config: argparse.Namespace, target_shapes: list, num_tasks: int) -> nn.Module:
+    """``--hnet_type`` hypernetwork with ``num_tasks`` task embeddings (``hmlp`` or ``chunked_hmlp``)."""
+    common = dict(cond_in_size=config.cond_emb_size, layers=parse_int_list(config.hmlp_arch, "hmlp_arch"),
+                  activation_fn=config.hnet_net_act, use_bias=not config.hnet_no_bias, num_cond_embs=num_tasks,
+                  dropout_rate=config.hnet_dropout_rate)
+    if config.hnet_type == "chunked_hmlp":
+        return ChunkedHMLP(target_shapes, config.chmlp_chunk_size, int(config.chunk_emb_size),
+                           cond_chunk_embs=config.use_cond_chunk_embs, **common)
+    return HMLP(target_shapes, **common)
+
+
+def build_posterior(config: argparse.Namespace, family: str, in_dim: int, heads: Heads,
+                    device: torch.device) -> WeightPosterior:
+    """Main network + (hypernetwork or own posterior parameters), initialised as the original runner does."""
+    mnet = build_main_net(family, config, in_dim, heads.num_outputs)
+    kind = posterior_kind(config)
+    hnet = None
+    if not config.mnet_only:
+        shapes = mnet.param_shapes if kind == "dirac" else mnet.param_shapes + mnet.param_shapes
+        hnet = make_hnet(config, shapes, heads.num_tasks)
+        if config.hyper_gauss_init:
+            gauss_hyperfan_init_(hnet, mnet.param_shapes_meta, config.std_normal_temb, config.keep_orig_init,
+                                 mean_only=kind == "dirac")
+        elif isinstance(hnet, HMLP):
+            custom_hnet_init_(hnet, config.std_normal_temb, config.normal_init, config.std_normal_init)
+        else:
+            generic_hnet_init_(hnet, config.std_normal_temb, config.std_normal_emb, config.normal_init,
+                               config.std_normal_init)
+    return WeightPosterior(mnet, kind, hnet, config.use_logvar_enc, config.keep_orig_init).to(device)
+
+
+def num_weights(posterior: WeightPosterior) -> tuple[int, int]:
+    """(#main-network posterior parameters incl. ρ, #hypernetwork weights or −1)."""
+    main = posterior.num_outputs
+    hyper = sum(p.numel() for p in posterior.hnet.parameters()) if posterior.hnet is not None else -1
+    return main, hyper
+
+
+def predict_fn(config: argparse.Namespace):
+    """``predict(posterior, x, task_ids, V, generator) -> [N, V, B, O]`` for the test phase (deterministic noise)."""
+    lrt = config.local_reparam_trick and not config.disable_lrt_test
+
+    def predict(posterior: WeightPosterior, x: Tensor, task_ids: list[int], num_samples: int,
+                gen: torch.Generator) -> Tensor:
+        if posterior.hnet is None:  # one shared posterior: the same samples serve every task's head
+            out = posterior.predict(x, posterior.raw(task_ids[:1]), num_samples, gen, lrt)
+            return out.expand(len(task_ids), *out.shape[1:])
+        return posterior.predict(x, posterior.raw(task_ids), num_samples, gen, lrt)
+
+    return predict
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Training
+# ---------------------------------------------------------------------------------------------------------------
+def regularizer(config, posterior: WeightPosterior, prev: list[int], targets: Tensor, masks: Tensor,
+                task_id: int) -> Tensor:
+    """CL regulariser over the previous tasks ``prev`` (see the module docstring), one batched hnet call."""
+    current = posterior.raw(prev)  # [S, outputs]
+    target = targets[prev]  # [S, outputs]
+    if config.regularizer == "mse":
+        return hnet_output_regularizer(current, target, masks[prev])
+    mean, std = posterior.mean_std(current)
+    t_mean, t_std = posterior.mean_std(target)
+    reg = gaussian_regularizer(config.regularizer, mean, std, t_mean, t_std).mean()  # mean over regularised tasks
+    return reg if config.fix_dist_reg_normalization else reg / task_id
+
+
+def train_step(config, posterior: WeightPosterior, x: Tensor, labels: Tensor, task_id: int, heads: Heads,
+               num_train: int, kl_weight: float, prior: tuple | None, reg: Tensor) -> dict[str, Tensor]:
+    """Loss terms of one iteration on batch ``x [B, I]``, ``labels [B]`` (local class ids)."""
+    raw = posterior.raw([task_id])  # [1, outputs]: one hypernetwork call per iteration
+    loss_kl = prior_matching(posterior, raw, config.prior_variance, config.num_kl_samples, prior)
+    logits = posterior.predict(x, raw, config.train_sample_size, lrt=config.local_reparam_trick)[0]  # [S, B, O]
+    allowed = heads.logits(logits, task_id, num_trained=task_id + 1)  # [S, B, W]
+    ce, acc = cross_entropy_over_samples(allowed, heads.targets(labels, task_id))
+    loss_nll = num_train * ce
+    loss = kl_weight * loss_kl + loss_nll + config.beta * reg
+    return {"loss": loss, "loss_kl": loss_kl, "loss_nll": loss_nll, "regularizer": reg, "accuracy": acc}
+
+
+def train_task(config, env: RunEnv, posterior: WeightPosterior, task: Dataset, task_id: int, heads: Heads,
+               targets: Tensor | None, prior: tuple | None) -> None:
+    """Optimise the posterior of task ``task_id`` (a new optimizer per task, as the original)."""
+    optimizer = make_optimizer(config, posterior.parameters())
+    n_iter = num_iterations(config, task.num_train)
+    use_reg = targets is not None and config.beta > 0
+    masks = None
+    if use_reg:
+        gaussian = posterior.kind != "dirac"
+        masks = regularizer_mask(posterior.mnet, heads, list(range(heads.num_tasks)), gaussian).to(targets.device)
+    rng = np.random.RandomState(derive_seed(config.random_seed, 1000 + task_id))  # regularised-task subsets
+    lrt_test = config.local_reparam_trick and not config.disable_lrt_test
+    posterior.train()
+    for it in progress(range(n_iter), desc=f"task {task_id + 1}"):
+        if itstime(it, config.val_iter):
+            posterior.eval()
+            validate(env, lambda x: posterior.predict(x, posterior.raw([task_id]), config.val_sample_size,
+                                                      lrt=lrt_test)[0], task, task_id, heads, it)
+            posterior.train()
+        optimizer.zero_grad()
+        batch = task.next_train_batch(config.batch_size, one_hot=False)
+        reg = torch.zeros((), device=batch.inputs.device)
+        if use_reg:
+            prev = list(tasks_to_regularize(task_id, config.hnet_reg_batch_size, rng))
+            reg = regularizer(config, posterior, prev, targets, masks, task_id)
+        m = train_step(config, posterior, batch.inputs, batch.targets, task_id, heads, task.num_train,
+                       kl_factor(it, n_iter, config.kl_scale, config.kl_schedule), prior, reg)
+        check_finite(m["loss"], task_id, it, m)
+        m["loss"].backward()
+        clip_gradients(config, posterior.parameters())
+        optimizer.step()
+        if itstime(it, 50):
+            for name, value in m.items():
+                env.writer.add_scalar(f"train/task_{task_id}/{name}", value.item(), it)
+
+
+@torch.no_grad()
+def previous_posterior(posterior: WeightPosterior, task_id: int) -> tuple[Tensor, Tensor]:
+    """VCL prior: the detached posterior after the previous task (also for untrained heads, as the original
+    classification trainer; spec §6.2.15)."""
+    mean, std = posterior.mean_std(posterior.raw([task_id - 1]))
+    return mean.detach().clone(), std.detach().clone()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The run
+# ---------------------------------------------------------------------------------------------------------------
+def run(config: argparse.Namespace, script_dir: str | Path | None = None, argv: list[str] | None = None) -> dict:
+    """Train and test all tasks of the family; returns the summary dict (also written to out_dir)."""
+    # --- setup, data ---
+    check_supported(config)
+    run_ = setup_run(config, script_dir, argv)
+    env, tasks, T, device, family = run_.env, run_.tasks, run_.num_tasks, run_.device, run_.family
+    heads = Heads(config.cl_scenario, T, tasks[0].num_classes, config.split_head_cl3,
+                  shared_model=config.mnet_only)
+
+    # --- networks ---
+    def new_posterior() -> WeightPosterior:
+        return build_posterior(config, family, tasks[0].in_dim, heads, device)
+
+    posteriors = nn.ModuleList([new_posterior()])
+    main, hyper = num_weights(posteriors[0])
+    run_.summary.update(num_weights_main=main, num_weights_hyper=hyper,
+                        num_weights_hm_ratio=hyper / main if hyper > 0 else -1)
+    env.logger.info(f"Main network: {main} posterior parameters; hypernetwork: {hyper} weights.")
+    predict = predict_fn(config)
+
+    def models(n: int) -> list[WeightPosterior]:  # model j = posterior of task j
+        return [posteriors[j] if config.train_from_scratch else posteriors[0] for j in range(n)]
+
+    # --- resume from the last complete task checkpoint, if any ---
+    start, prior = 0, None
+    last = latest_task(env.out_dir, T)
+    if last >= 0:
+        while len(posteriors) < (last + 1 if config.train_from_scratch else 1):
+            posteriors.append(new_posterior())
+        tensors, meta = load_task_state(env.out_dir, last, posteriors, device)
+        run_.summary = meta["summary"]
+        prior = (tensors["prior_mean"], tensors["prior_std"]) if "prior_mean" in tensors else None
+        start = last + 1
+        env.logger.info(f"Resuming after task {start} from {env.out_dir / 'checkpoints'}.")
+
+    # --- tasks ---
+    for task_id in range(start, T):
+        if config.train_from_scratch and task_id > 0:
+            posteriors.append(new_posterior())
+        current = posteriors[-1]
+        shared_hnet = current.hnet is not None and not config.train_from_scratch
+        targets = compute_targets(current.hnet, task_id) if shared_hnet and task_id > 0 else None
+        if shared_hnet and config.init_with_prev_emb and task_id > 0:
+            with torch.no_grad():
+                current.hnet.conditional_params[task_id].copy_(current.hnet.conditional_params[task_id - 1])
+        if config.use_prev_post_as_prior and task_id > 0:
+            prior = previous_posterior(current, task_id)
+        env.logger.info(f"Training task {task_id + 1}/{T} for "
+                        f"{num_iterations(config, tasks[task_id].num_train)} iterations.")
+        train_task(config, env, current, tasks[task_id], task_id, heads, targets, prior)
+        extra = {} if prior is None else {"prior_mean": prior[0], "prior_std": prior[1]}
+        end_of_task(config, run_, models(task_id + 1), predict, heads, task_id, posteriors, extra)
+
+    # --- final report ---
+    return end_of_run(config, run_, models(T), predict, heads, posteriors)

@@ -1,0 +1,23 @@
+#!/usr/bin/env python3
+"""2D GMM mode classification: multitask upper bound (one network trained on all tasks jointly).
+
+No README command; e.g. ``python3 train_gmm_mt.py --cl_scenario=3 --use_adam --n_iter=2000 --net_act=relu``.
+The original script crashes (undefined ``hpgmmmt``); this one runs.
+"""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
+
+from probabilistic.classification.multitask_runner import run  # noqa: E402
+from probabilistic.prob_gmm.launch import launch  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> dict:
+    """Run with the ``gmm_mt`` defaults."""
+    return launch("gmm_mt", run, __file__, argv)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,28 @@
+#!/usr/bin/env python3
+"""1D regression multitask baseline: one network trained on all tasks jointly (the original script crashes; this
+one works)::
+
+    python3 train_mt.py --n_iter=10001 --lr=0.0005 --use_adam --ll_dist_std=0.05 --mlp_arch="10,10" \\
+        --net_act=relu --used_task_set=3 --multi_head
+
+Expected: good fits of all tasks (an upper bound for the continual-learning methods).
+"""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
+
+from probabilistic.args import parse_args  # noqa: E402
+from probabilistic.regression.mt_runner import run  # noqa: E402
+from utils.cli import run_or_exit  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> dict:
+    """Parse ``argv`` (default: the command line) with the ``regression_mt`` defaults and run."""
+    config = parse_args("regression_mt", argv)
+    return run_or_exit(run, config, script_dir=os.path.dirname(os.path.abspath(__file__)), argv=argv)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,86 @@
+"""Online EWC: Fisher of a linear-Gaussian model in closed form, batched = per-sample loop, online bookkeeping,
+the Laplace posterior per head."""
+
+import pytest
+import torch
+
+from mnets.base import flatten_weights, unflatten_weights
+from mnets.mlp import MLP
+from probabilistic.ewc import (
+    LaplacePosterior,
+    decay_fisher_,
+    ewc_penalty,
+    ewc_prior_offset,
+    fisher_diagonal,
+    online_fisher,
+    per_sample_grads,
+)
+
+SIGMA = 0.5  # likelihood std
+
+
+def _nll(out, y):
+    return 0.5 * ((out[:, 0] - y[:, 0]) ** 2).sum() / SIGMA**2
+
+
+def test_fisher_of_a_linear_gaussian_model_is_the_closed_form():
+    """f(x) = a x + b, NLL = (y - f)² / (2σ²): g_i = -(y_i - f_i)/σ² [x_i, 1], F = Σ_i g_i² (N/n = 1)."""
+    torch.manual_seed(0)
+    mnet = MLP(1, 1, hidden_layers=(), no_weights=True)
+    phi = torch.tensor([0.7, -0.2])  # [a, b]
+    x, y = torch.randn(20, 1), torch.randn(20, 1)
+    grads = per_sample_grads(mnet, phi, x, y, _nll)
+    r = (y[:, 0] - (0.7 * x[:, 0] - 0.2)) / SIGMA**2  # [n]
+    exact = torch.stack([(r**2 * x[:, 0] ** 2).sum(), (r**2).sum()])
+    torch.testing.assert_close(fisher_diagonal(grads, num_train=20), exact)
+    # n = 5 of N = 20 samples: rescaled by N/n
+    torch.testing.assert_close(fisher_diagonal(grads[:5], num_train=20), 4 * (grads[:5] ** 2).sum(0))
+
+
+def test_batched_fisher_equals_one_sample_at_a_time():
+    torch.manual_seed(1)
+    mnet = MLP(3, 2, hidden_layers=(8, 8), activation_fn="tanh", no_weights=True)
+    phi = flatten_weights([p.data for p in MLP(3, 2, (8, 8)).internal_params])
+    x, y = torch.randn(17, 3), torch.randn(17, 1)
+    batched = per_sample_grads(mnet, phi, x, y, _nll, chunk_size=5)
+    loop = []
+    for i in range(17):
+        p = phi.clone().requires_grad_(True)
+        (g,) = torch.autograd.grad(_nll(mnet(x[i:i + 1], unflatten_weights(p, mnet.param_shapes)), y[i:i + 1]), p)
+        loop.append(g)
+    torch.testing.assert_close(batched, torch.stack(loop))
+
+
+def test_prior_offset_and_its_rescaling_quirk():
+    shared = torch.tensor([True, True, False, False])
+    head1 = torch.tensor([False, False, True, False])
+    assert ewc_prior_offset(shared, head1, 0, 2.0).tolist() == [0.5, 0.5, 0.5, 0.0]
+    assert ewc_prior_offset(shared, head1, 1, 2.0).tolist() == [0.0, 0.0, 0.5, 0.0]
+    grads = torch.ones(2, 4)
+    offset = torch.full((4,), 1.0)
+    assert fisher_diagonal(grads, 8, offset).tolist() == [12.0] * 4  # 4 * (2 + 1): original
+    assert fisher_diagonal(grads, 8, offset, scale_offset=False).tolist() == [9.0] * 4  # 4 * 2 + 1
+
+
+def test_online_accumulation_penalty_and_in_place_decay_quirk():
+    old, new = torch.tensor([1.0, 2.0]), torch.tensor([3.0, 3.0])
+    fisher = online_fisher(new, old, 0.5)
+    assert fisher.tolist() == [3.5, 4.0]
+    assert ewc_penalty(torch.tensor([1.0, 1.0]), torch.zeros(2), fisher).item() == pytest.approx(3.75)
+    for _ in range(3):  # three penalty evaluations decay the stored buffer three times
+        decay_fisher_(fisher, 0.5)
+    assert fisher.tolist() == [3.5 / 8, 0.5]
+
+
+def test_laplace_posterior_uses_the_prior_for_untrained_heads():
+    mnet = MLP(1, 2, hidden_layers=(), no_weights=True)  # W [2, 1], b [2]
+    heads = [torch.tensor([True, False, True, False]), torch.tensor([False, True, False, True])]
+    post = LaplacePosterior(mnet, torch.ones(4), torch.full((4,), 0.1), heads, num_trained=1, prior_std=2.0)
+    raw = post.raw([0, 1])
+    torch.testing.assert_close(raw[0], torch.tensor([1.0] * 4 + [0.1] * 4))
+    torch.testing.assert_close(raw[1], torch.tensor([1.0, 0.0, 1.0, 0.0] + [0.1, 2.0, 0.1, 2.0]))
+    pred = post.predict(torch.randn(5, 1), raw, 7, torch.Generator().manual_seed(0))
+    assert pred.shape == (2, 7, 5, 2)
+    det = LaplacePosterior(mnet, torch.ones(4))
+    p = det.predict(torch.ones(3, 1), det.raw([0]), 4)
+    assert torch.all(p == 2.0)  # 1 * x + 1, identical samples
