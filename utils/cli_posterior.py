@@ -1394,6 +1394,13 @@ FLAGS: list[Flag] = [
             modes="all",
             help="Output directory (default ./out_<method>/run_<timestamp>).",
         ),
+        Flag(  # new
+            "data_dir",
+            str,
+            default="",
+            modes="bbb:split,perm,zenke,resnet avb:split,perm,zenke,resnet avb_pf:split,perm,zenke,resnet ssge:split,perm,resnet ssge_pf:split,perm,resnet ewc:split,perm,resnet mt:split,perm,resnet",
+            help="(new) Dataset root holding mnist/, cifar-10-batches-py/, cifar-100-python/ (empty: $HYPERCL_DATA_DIR, else <repo>/datasets).",
+        ),
         Flag(
             "use_cuda",
             bool,

@@ -22,9 +22,11 @@ def init_summary(keys: Sequence[str], list_keys: Sequence[str] = (), list_len: i
     return {k: ([-1] * list_len if k in list_keys else -1) for k in keys}
 
 
-def _format(value) -> str:
+def _format(value, list_sep: str = " ") -> str:
+    if isinstance(value, str):
+        return value
     if isinstance(value, (list, tuple)):
-        return " ".join(_format(v) for v in value)
+        return list_sep.join(_format(v) for v in value)
     if isinstance(value, bool):
         return "%d" % value
     if isinstance(value, int):
@@ -34,10 +36,16 @@ def _format(value) -> str:
     return "%f" % value
 
 
-def write_summary(out_dir: str | Path, summary: dict, filename: str = SUMMARY_FILENAME) -> None:
-    """Rewrite the summary file (and ``summary.json``) atomically."""
+def write_summary(out_dir: str | Path, summary: dict, filename: str = SUMMARY_FILENAME, list_sep: str = " "
+                  ) -> None:
+    """Rewrite the summary file (and ``summary.json``) atomically.
+
+    Args:
+        list_sep: Separator of list elements (the RNN scripts write comma lists, e.g. ``final_accuracy``);
+            string values (e.g. ``rnn_arch``) are written as they are.
+    """
     out_dir = Path(out_dir)
-    text = "".join(f"{key} {_format(value)}\n" for key, value in summary.items())
+    text = "".join(f"{key} {_format(value, list_sep)}\n" for key, value in summary.items())
     atomic_write_text(out_dir / filename, text)
     atomic_write_text(out_dir / "summary.json", json.dumps(summary, indent=1))
 

@@ -21,9 +21,12 @@ def hht():
 
 
 @pytest.fixture(autouse=True)
-def _plain_cpu_convolutions():
-    """oneDNN builds a primitive per new convolution shape (about a second each on 2 cores); the many tiny
-    network configurations of these tests run several times faster on PyTorch's plain CPU kernels."""
+def _small_tensor_cpu_settings():
+    """One thread and PyTorch's plain CPU convolutions for the tiny networks of these tests: oneDNN builds a
+    primitive per new convolution shape (about a second each on 2 cores), and OpenMP barriers make tiny ops
+    orders of magnitude slower when the cores are oversubscribed (``pytest -n 2`` on 2 cores)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # oneDNN's TF32 notice when toggling the backend
         flags = torch.backends.mkldnn.flags(enabled=False)
@@ -32,3 +35,4 @@ def _plain_cpu_convolutions():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         flags.__exit__(None, None, None)
+    torch.set_num_threads(threads)

@@ -1,0 +1,1 @@
+"""Sequence datasets of the RNN paper: the Copy Task, Stroke-MNIST (Split and Sequential SMNIST)."""

@@ -1,0 +1,1 @@
+"""SplitMNIST and PermutedMNIST: thin launchers ``train_split_*.py`` and ``train_perm_*.py``."""

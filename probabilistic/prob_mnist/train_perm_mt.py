@@ -1,0 +1,29 @@
+#!/usr/bin/env python3
+"""PermutedMNIST launcher (10 tasks of 10 digits, each with its own pixel permutation).
+
+Classification trained on all tasks at once (multitask upper bound).
+
+Usage (README ``probabilistic/prob_mnist``; commands in ``docs/experiments/split_mnist.rst``)::
+
+    python3 train_perm_mt.py --data_dir=/path/to/datasets [README flags]
+
+The dataset root holds ``mnist/*-ubyte.gz`` (``--data_dir``, else ``$HYPERCL_DATA_DIR``, else ``<repo>/datasets``).
+Flags whose feature is not implemented yet end the run with one line naming the flag (exit code 2).
+"""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
+
+from probabilistic.classification.multitask_runner import run  # noqa: E402
+from probabilistic.prob_mnist.launch import launch  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> dict:
+    """Run with the ``perm_mnist_mt`` defaults."""
+    return launch("perm_mnist_mt", run, __file__, argv)
+
+
+if __name__ == "__main__":
+    main()

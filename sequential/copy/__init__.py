@@ -1,0 +1,1 @@
+"""Copy Task experiments (``train_copy.py``)."""

@@ -1,0 +1,506 @@
+"""The RNN continual-learning runner shared by every sequential family (spec §3.0).
+
+``run(config) -> summary`` reads top-down: setup -> data (:mod:`sequential.families`) -> networks
+(:mod:`sequential.networks`) -> for each task: ``train_task`` (one ``train_step`` per iteration), after-task
+bookkeeping (EWC Fisher, SI importances, coresets), ``evaluate`` on all tasks seen so far, summary and
+checkpoints -> final report. The loss of one step is
+
+.. math::
+    L = \\frac{1}{B} \\sum_b \\ell(x_b, y_b) + \\beta L_\\text{hnet} + \\lambda_\\text{EWC} L_\\text{EWC}
+        + \\lambda_\\text{SI} L_\\text{SI} + c_\\perp L_\\perp + \\lambda_\\text{distill} L_\\text{distill}
+
+where only the terms of the chosen method are present: the hypernetwork output regulariser
+(:mod:`utils.hnet_regularizer`), online EWC (:mod:`sequential.ewc`), SI (:mod:`sequential.si`), the orthogonal
+hidden-to-hidden penalty (:func:`sequential.networks.orthogonal_regularizer`) and coreset distillation
+(:mod:`sequential.replay`). Masks (:mod:`sequential.masks`) select per-task units; ``--multitask`` trains once on
+batches mixing all tasks; ``--train_from_scratch`` rebuilds the networks after every task.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from data.errors import DatasetError
+from data.timeseries.sequence_task import SeqBatch, SeqSplit, concat_splits, to_batch
+from hnets.base import HyperNet
+from mnets.simple_rnn import SimpleRNN
+from sequential import ewc, si
+from sequential.families import Family, build_family, last_step_logits
+from sequential.masks import generate_masks
+from sequential.networks import (
+    build_hnet,
+    build_main_net,
+    compression_ratio,
+    hh_weight_ids,
+    orthogonal_regularizer,
+    output_head_mask,
+    rnn_forward,
+)
+from sequential.replay import (
+    bernoulli_distillation,
+    sample_coreset,
+    softmax_distillation,
+    split_replay_batch,
+)
+from utils.checkpoints import save_checkpoint
+from utils.cli import ConfigError
+from utils.hnet_regularizer import compute_targets, hnet_output_regularizer, tasks_to_regularize
+from utils.progress import itstime, progress
+from utils.run_env import RunEnv, setup_environment
+from utils.summary import write_summary
+
+SUMMARY_KEYS = [
+    "mean_final_accuracy", "std_final_accuracy", "mean_during_accuracy", "std_during_accuracy",
+    "min_final_accuracy", "min_during_accuracy", "final_accuracy", "during_accuracy", "compression_ratio",
+    "rnn_arch", "hnet_arch", "num_train_iter", "finished",
+]
+LOG_EVERY = 50
+FISHER_MICRO_BATCH = 64
+
+
+class NonFiniteLossError(RuntimeError):
+    """The training loss became NaN or infinite."""
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Supported options
+# ----------------------------------------------------------------------------------------------------------
+def check_supported(config: argparse.Namespace) -> None:
+    """Reject options this runner does not implement, with one line naming the flag (never silently ignore)."""
+    c = vars(config)
+    if config.use_replay and config.coreset_size == -1 and not config.replay_true_data:
+        raise ConfigError("generative replay (--use_replay without --coreset_size) is not implemented yet; "
+                          "use --coreset_size for coreset replay")
+    unsupported = [
+        "replay_true_data", "use_context_mod", "checkpoint_context_mod", "sparsify_context_mod",
+        "context_mod_inputs", "all_task_softmax", "store_activations", "train_tnet_once",
+        "train_only_heads_after_first", "dont_train_heads", "reinit_tnet", "last_task_only",
+        "distill_across_time", "context_mod_per_ts",
+    ]
+    for flag in unsupported:
+        if c.get(flag):
+            raise ConfigError(f"--{flag} is not supported by this runner (no README run uses it)")
+    if c.get("early_stopping_thld", -1) != -1:
+        raise ConfigError("--early_stopping_thld is not supported by this runner (no README run uses it)")
+    if config.multitask and (config.hnet_all or config.use_masks):
+        raise ConfigError("--multitask cannot be combined with --hnet_all or --use_masks in this runner")
+    if config.parser_mode not in ("copy", "split_smnist", "seq_smnist"):
+        raise ConfigError(f"the {config.parser_mode} script is not implemented yet (issue 7 covers copy, "
+                          "split_smnist and seq_smnist)")
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Networks and per-method state
+# ----------------------------------------------------------------------------------------------------------
+@dataclass
+class Model:
+    """The trained networks: the main RNN, optionally a hypernetwork generating all its weights, masks."""
+
+    mnet: SimpleRNN
+    hnet: HyperNet | None = None
+    masks: list[list[Tensor]] | None = None
+
+    def parameters(self) -> list[nn.Parameter]:
+        """Everything the optimiser trains (hypernetwork: all task and chunk embeddings included)."""
+        params = list(self.mnet.internal_params or [])
+        if self.hnet is not None:
+            params += list(self.hnet.internal_params)
+        return params
+
+    def main_weights(self) -> list[Tensor]:
+        """The main network's own weights (what EWC and SI protect; masks excluded)."""
+        return list(self.mnet.internal_params)
+
+    def task_weights(self, task: int) -> list[Tensor] | None:
+        """The weights to run task ``task`` with (generated by the hypernetwork, or masks + own weights)."""
+        if self.hnet is not None:
+            return [w[0] for w in self.hnet.target_weights(self.hnet(cond_id=task))]
+        if self.masks is not None:
+            return self.masks[task] + self.main_weights()
+        return None
+
+
+@dataclass
+class MethodState:
+    """What the CL methods carry from one task to the next."""
+
+    hnet_targets: Tensor | None = None  # [t, P]
+    head_masks: Tensor | None = None  # [num_tasks, P] (multi-head hnet regulariser)
+    fisher: list[Tensor] | None = None
+    anchors: list[Tensor] | None = None
+    si_omega: list[Tensor] | None = None
+    si_big_omega: list[Tensor] | None = None
+    si_start: list[Tensor] | None = None
+    coresets: list[Tensor] = field(default_factory=list)
+    teacher: list[Tensor] | None = None  # weights snapshot at the start of the task (distillation)
+
+
+def build_model(config: argparse.Namespace, fam: Family, device: torch.device) -> Model:
+    """Main network (+ hypernetwork / masks) for the family's input and output sizes."""
+    n_tasks = config.num_tasks
+    n_in = fam.in_dim + (n_tasks if config.input_task_identity else 0)
+    n_out = fam.head_dim * (n_tasks if config.multi_head else 1)
+    mnet = build_main_net(config, n_in, n_out, no_weights=config.hnet_all, use_masks=config.use_masks)
+    model = Model(mnet.to(device))
+    if config.hnet_all:
+        model.hnet = build_hnet(config, mnet.param_shapes, n_tasks, mnet.param_shapes_meta).to(device)
+    if config.use_masks:
+        sizes = [layer.num_features[0] for layer in mnet.context_mod_layers]
+        model.masks = generate_masks(sizes, n_tasks, config.mask_fraction, device=device)
+    return model
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Forward, loss and evaluation
+# ----------------------------------------------------------------------------------------------------------
+def network_inputs(config: argparse.Namespace, batch: SeqBatch) -> Tensor:
+    """``[T, B, F]`` inputs, with the task one-hot appended at every step under ``--input_task_identity``."""
+    if not config.input_task_identity:
+        return batch.inputs
+    T, B, _ = batch.inputs.shape
+    onehot = nn.functional.one_hot(batch.task_ids, config.num_tasks).float()  # [B, num_tasks]
+    return torch.cat([batch.inputs, onehot[None].expand(T, B, -1)], dim=-1)
+
+
+def select_head(config: argparse.Namespace, logits: Tensor, task_ids: Tensor, head_dim: int) -> Tensor:
+    """One head per sample: ``[T, B, O_all]`` -> ``[T, B, O]`` (task ``k`` uses units ``k*O .. (k+1)*O``)."""
+    if not config.multi_head:
+        return logits[..., :head_dim]
+    T, B = logits.shape[:2]
+    heads = logits[..., : head_dim * config.num_tasks].reshape(T, B, config.num_tasks, head_dim)
+    return heads.gather(2, task_ids[None, :, None, None].expand(T, B, 1, head_dim))[:, :, 0]
+
+
+def forward_heads(config, model: Model, fam: Family, batch: SeqBatch, weights) -> Tensor:
+    """The batch's head logits ``[T, B, O]``."""
+    logits = rnn_forward(model.mnet, network_inputs(config, batch), weights)
+    return select_head(config, logits, batch.task_ids, fam.head_dim)
+
+
+@torch.no_grad()
+def evaluate(config, model: Model, fam: Family, task_id: int, split: str = "test",
+             chunk: int = 2000) -> tuple[float, float]:
+    """Accuracy (%) and mean per-sample loss of a task's split, with the task's weights / head / mask."""
+    was_training = model.mnet.training
+    model.mnet.eval()
+    if model.hnet is not None:
+        model.hnet.eval()
+    task = fam.tasks[task_id]
+    data = task.splits[split]
+    weights = model.task_weights(task_id)
+    hits = count = loss = 0.0
+    for start in range(0, len(data), chunk):
+        idx = torch.arange(start, min(start + chunk, len(data)), device=data.inputs.device)
+        batch = to_batch(data.select(idx), task_id)
+        logits = forward_heads(config, model, fam, batch, weights)
+        h, c = fam.correct(logits, batch)
+        hits, count = hits + h, count + c
+        loss += float(fam.loss(logits, batch).sum())
+    model.mnet.train(was_training)
+    if model.hnet is not None:
+        model.hnet.train(was_training)
+    return 100.0 * hits / max(count, 1.0), loss / len(data)
+
+
+def multitask_batch(fam: Family, batch_size: int, rng: np.random.RandomState) -> SeqBatch:
+    """A batch whose samples come from tasks drawn uniformly per sample (``--multitask``)."""
+    counts = np.bincount(rng.randint(len(fam.tasks), size=batch_size), minlength=len(fam.tasks))
+    parts, ids = [], []
+    for t, n in enumerate(counts):
+        if n > 0:
+            parts.append(fam.tasks[t].take("train", int(n)))
+            ids.append(torch.full((int(n),), t, dtype=torch.long))
+    batch = to_batch(concat_splits(parts), 0)
+    batch.task_ids = torch.cat(ids).to(batch.inputs.device)
+    return batch
+
+
+# ----------------------------------------------------------------------------------------------------------
+# One training step
+# ----------------------------------------------------------------------------------------------------------
+def regularizers(config, model: Model, fam: Family, state: MethodState, task_id: int, weights,
+                 rng: np.random.RandomState, train_batch_size: int) -> dict[str, Tensor]:
+    """The weighted regularisers of the current step (only the active ones), by name."""
+    terms: dict[str, Tensor] = {}
+    if model.hnet is not None and state.hnet_targets is not None and config.beta > 0:
+        ids = tasks_to_regularize(task_id, config.hnet_reg_batch_size, rng)
+        current = model.hnet(cond_id=ids)  # [S, P] with the current (trainable) task embeddings
+        mask = None if state.head_masks is None else state.head_masks[ids]
+        terms["hnet"] = config.beta * hnet_output_regularizer(current, state.hnet_targets[ids], mask)
+    if config.use_ewc and state.fisher is not None:
+        terms["ewc"] = config.ewc_lambda * ewc.ewc_penalty(model.main_weights(), state.anchors, state.fisher,
+                                                           config.ewc_gamma)
+    if config.use_si and state.si_big_omega is not None and task_id > 0:
+        terms["si"] = config.si_lambda * si.si_penalty(model.main_weights(), state.si_start, state.si_big_omega)
+    if config.orthogonal_hh_reg > 0:
+        w = weights if weights is not None else model.main_weights()  # full param_shapes list either way
+        terms["orthogonal"] = config.orthogonal_hh_reg * orthogonal_regularizer(w, hh_weight_ids(model.mnet),
+                                                                                 model.mnet.use_lstm)
+    if state.teacher is not None and task_id > 0:
+        terms["distill"] = config.replay_distill_reg * coreset_distillation(
+            config, model, fam, state, task_id, rng, train_batch_size)
+    return terms
+
+
+def coreset_distillation(config, model: Model, fam: Family, state: MethodState, task_id: int,
+                         rng: np.random.RandomState, batch_size: int) -> Tensor:
+    """Distillation on replayed coreset samples of all previous tasks, summed over tasks (spec §3.5)."""
+    total = torch.zeros((), device=fam.tasks[0].splits["train"].inputs.device)
+    for j, n in enumerate(split_replay_batch(batch_size, task_id, rng)):
+        if n == 0:
+            continue
+        idx = state.coresets[j][torch.from_numpy(rng.randint(len(state.coresets[j]), size=n))]
+        batch = to_batch(fam.tasks[j].splits["train"].select(idx.to(total.device)), j)
+        student = forward_heads(config, model, fam, batch, None)
+        with torch.no_grad():
+            teacher = forward_heads(config, model, fam, batch, state.teacher)
+        if fam.kind == "copy":
+            total = total + bernoulli_distillation(student, teacher, batch.window)
+        else:
+            # The original reads the step after the last unpadded one (its eod-based off-by-one), kept here.
+            total = total + softmax_distillation(last_step_logits(student, batch.lengths, 1),
+                                                 last_step_logits(teacher, batch.lengths, 1))
+    return total
+
+
+def train_step(config, model: Model, fam: Family, state: MethodState, task_id: int, batch: SeqBatch,
+               optimizer: torch.optim.Optimizer, params: list[nn.Parameter], rng: np.random.RandomState,
+               protect_si: bool) -> dict[str, float]:
+    """One optimisation step; returns the measured losses (task loss and every active regulariser)."""
+    optimizer.zero_grad(set_to_none=False)
+    weights = model.task_weights(task_id)
+    logits = forward_heads(config, model, fam, batch, weights)
+    loss_task = fam.loss(logits, batch).mean()
+    si_task_only = config.use_si and config.si_task_loss_only and protect_si
+    if si_task_only:
+        # SI importance from the task loss alone: gradient and the Adam step it would cause.
+        loss_task.backward(retain_graph=True)
+        main = model.main_weights()
+        task_grads = [p.grad.detach().clone() for p in main]
+        deltas = si.adam_lookahead(optimizer, main, task_grads)
+        si.si_accumulate(state.si_omega, task_grads, deltas)
+    terms = regularizers(config, model, fam, state, task_id, weights, rng, batch.size)
+    total = loss_task + sum(terms.values()) if terms else loss_task
+    if not torch.isfinite(total):
+        raise NonFiniteLossError(f"non-finite loss on task {task_id}: {float(total)}")
+    if si_task_only:
+        if terms:
+            sum(terms.values()).backward()
+    else:
+        total.backward()
+    if config.clip_grad_norm != -1:
+        nn.utils.clip_grad_norm_(params, config.clip_grad_norm)
+    if config.use_si and not config.si_task_loss_only and protect_si:
+        before = [p.detach().clone() for p in model.main_weights()]
+        grads = [p.grad.detach().clone() for p in model.main_weights()]
+        optimizer.step()
+        si.si_accumulate(state.si_omega, grads, [p.detach() - b for p, b in zip(model.main_weights(), before)])
+    else:
+        optimizer.step()
+    return {"loss_task": loss_task.item(), **{f"loss_{k}": v.item() for k, v in terms.items()}}
+
+
+# ----------------------------------------------------------------------------------------------------------
+# One task
+# ----------------------------------------------------------------------------------------------------------
+def train_task(config, env: RunEnv, model: Model, fam: Family, state: MethodState, task_id: int,
+               rng: np.random.RandomState) -> None:
+    """Train task ``task_id`` (all tasks jointly under ``--multitask``) for its iterations."""
+    params = model.parameters()
+    optimizer = torch.optim.Adam(params, lr=config.lr, betas=(config.adam_beta1, 0.999),
+                                 weight_decay=config.weight_decay)
+    n_iter = config.n_iter * (config.num_tasks if config.multitask else 1)
+    protect_si = config.use_si and task_id < config.num_tasks - 1
+    if config.use_si and state.si_omega is None:
+        state.si_omega = [torch.zeros_like(p) for p in model.main_weights()]
+        state.si_big_omega = [torch.zeros_like(p) for p in model.main_weights()]
+        state.si_start = [p.detach().clone() for p in model.main_weights()]
+    tag = "all_tasks" if config.multitask else f"task_{task_id}"
+    best = (-math.inf, None)
+    for it in progress(range(n_iter), desc=f"task {task_id}"):
+        batch = (multitask_batch(fam, config.batch_size, rng) if config.multitask
+                 else to_batch(fam.tasks[task_id].take("train", config.batch_size), task_id))
+        try:
+            measured = train_step(config, model, fam, state, task_id, batch, optimizer, params, rng, protect_si)
+        except NonFiniteLossError as err:
+            raise NonFiniteLossError(f"{err} (iterations {max(0, it - LOG_EVERY)}-{it})") from None
+        if itstime(it, LOG_EVERY, n_iter):
+            for key, value in measured.items():
+                env.writer.add_scalar(f"train/{tag}/{key}", value, it)
+        if not config.multitask and itstime(it, config.val_iter, n_iter) and fam.tasks[task_id].num("val"):
+            val_acc, val_loss = evaluate(config, model, fam, task_id, "val")
+            env.writer.add_scalar(f"val/{tag}/acc", val_acc, it)
+            env.writer.add_scalar(f"val/{tag}/task_loss", val_loss, it)
+            env.logger.debug(f"task {task_id} it {it}: loss {measured['loss_task']:.4f}, val acc {val_acc:.2f}%")
+            if config.use_best_models and val_acc > best[0]:
+                best = (val_acc, [p.detach().clone() for p in params])
+    if config.use_best_models and best[1] is not None:
+        with torch.no_grad():
+            for p, b in zip(params, best[1]):
+                p.copy_(b)
+
+
+def after_task(config, env: RunEnv, model: Model, fam: Family, state: MethodState, task_id: int,
+               rng: np.random.RandomState) -> None:
+    """Importances and coresets that later tasks need (nothing after the last task)."""
+    if task_id == config.num_tasks - 1:
+        return
+    task = fam.tasks[task_id]
+    if config.use_ewc:
+        data = task.splits["train"]
+        if config.n_fisher != -1:
+            data = data.select(torch.from_numpy(rng.permutation(len(data))[: config.n_fisher]).to(
+                data.inputs.device))
+
+        def nll(logits: Tensor, batch: SeqBatch) -> Tensor:
+            return fam.fisher_loss(select_head(config, logits, batch.task_ids, fam.head_dim), batch)
+
+        if config.input_task_identity:  # the Fisher runs the network on the stored inputs: append the one-hot
+            onehot = torch.zeros(*data.inputs.shape[:2], config.num_tasks, device=data.inputs.device)
+            onehot[..., task_id] = 1
+            data = SeqSplit(torch.cat([data.inputs, onehot], -1), data.targets, data.lengths, data.window)
+        fixed = model.masks[task_id] if model.masks is not None else []
+        new = ewc.fisher_diagonal(model.mnet, model.main_weights(), data, task_id, nll, fixed,
+                                  FISHER_MICRO_BATCH, config.tbptt_fisher)
+        state.fisher = ewc.online_fisher_update(state.fisher, new, config.ewc_gamma)
+        state.anchors = [p.detach().clone() for p in model.main_weights()]
+        env.writer.add_scalar("ewc/max_fisher", max(float(f.max()) for f in state.fisher), task_id)
+    if config.use_si:
+        theta = [p.detach().clone() for p in model.main_weights()]
+        state.si_big_omega = si.si_importance_update(state.si_big_omega, state.si_omega, theta, state.si_start)
+        state.si_start = theta
+        state.si_omega = [torch.zeros_like(p) for p in theta]
+    if config.use_replay and config.coreset_size > 0:
+        state.coresets.append(sample_coreset(config.coreset_size, task.num("train"), rng))
+
+
+def before_task(config, model: Model, fam: Family, state: MethodState, task_id: int) -> None:
+    """Regulariser targets and snapshots fixed at the start of a task."""
+    if model.hnet is not None and task_id > 0:
+        state.hnet_targets = compute_targets(model.hnet, task_id)
+        if config.multi_head and state.head_masks is None:
+            device = state.hnet_targets.device
+            state.head_masks = torch.stack([output_head_mask(model.mnet, j, config.num_tasks, fam.head_dim, device)
+                                            for j in range(config.num_tasks)])
+    if config.use_replay and config.coreset_size > 0 and task_id > 0:
+        state.teacher = [p.detach().clone() for p in model.main_weights()]
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Summary
+# ----------------------------------------------------------------------------------------------------------
+def make_summary(config, acc: np.ndarray, num_trained: int, model: Model, finished: bool) -> dict:
+    """``performance_overview.txt`` content (spec §5.1) from the accuracy matrix ``acc[t, j]``."""
+    if config.multitask:
+        final = acc[0].tolist() if num_trained else [-1.0] * config.num_tasks
+        during = None
+    else:
+        during = [float(acc[j, j]) for j in range(num_trained)]
+        final = [float(acc[num_trained - 1, j]) for j in range(num_trained)] if num_trained else []
+    summary = {
+        "mean_final_accuracy": float(np.mean(final)) if final else -1.0,
+        "std_final_accuracy": float(np.std(final)) if final else -1.0,
+        "mean_during_accuracy": float(np.mean(during)) if during else -1.0,
+        "std_during_accuracy": float(np.std(during)) if during else -1.0,
+        "min_final_accuracy": float(np.min(final)) if final else -1.0,
+        "min_during_accuracy": float(np.min(during)) if during else -1.0,
+        "final_accuracy": final or [-1.0],
+        "during_accuracy": during or [-1.0],
+        "compression_ratio": compression_ratio(model.hnet) if model.hnet is not None else float("nan"),
+        "rnn_arch": str(config.rnn_arch),
+        "hnet_arch": str(config.hnet_arch),  # the OLD flag, as the original reports it (even for new hnets)
+        "num_train_iter": int(config.n_iter),
+        "finished": int(finished),
+    }
+    if config.multitask:
+        summary = {k: v for k, v in summary.items() if "during" not in k}
+    return summary
+
+
+def save_models(out_dir, name: str, model: Model, meta: dict) -> None:
+    """Checkpoint the main network (and hypernetwork) tensors with plain metadata."""
+    tensors = {f"mnet.{k}": v for k, v in model.mnet.state_dict().items()}
+    if model.hnet is not None:
+        tensors.update({f"hnet.{k}": v for k, v in model.hnet.state_dict().items()})
+    save_checkpoint(out_dir / "checkpoints" / name, tensors, meta)
+
+
+def during_criteria(config, num_tasks: int) -> list[float]:
+    """``--during_acc_criterion`` per task (one value applies to all)."""
+    values = [float(v) for v in str(config.during_acc_criterion).split(",")]
+    return values * num_tasks if len(values) == 1 else values + [-1.0] * (num_tasks - len(values))
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The run
+# ----------------------------------------------------------------------------------------------------------
+def run(config: argparse.Namespace, script_dir: str | None = None, argv: list[str] | None = None) -> dict:
+    """Train and evaluate all tasks of ``config.parser_mode``; returns the final summary dict."""
+    check_supported(config)
+    env = setup_environment(config, script_dir, argv)
+    try:
+        return _run(config, env)
+    finally:
+        env.close()
+
+
+def _run(config: argparse.Namespace, env: RunEnv) -> dict:
+    # --- data --------------------------------------------------------------------------------------------
+    try:
+        fam = build_family(config, env.device)
+    except DatasetError as err:
+        raise ConfigError(str(err)) from None
+    rng = np.random.RandomState(config.random_seed)  # batch mixing, replay choices, regulariser subsets
+    n_tasks = config.num_tasks
+    env.logger.info(f"{fam.name}: {n_tasks} tasks, {fam.tasks[0].num('train')} training sequences of length "
+                    f"{fam.tasks[0].max_len} in task 0")
+
+    # --- networks ----------------------------------------------------------------------------------------
+    model = build_model(config, fam, env.device)
+    env.logger.info(f"main network: {model.mnet.num_params} weights"
+                    + (f"; hypernetwork: {model.hnet.num_params} parameters (compression ratio "
+                       f"{compression_ratio(model.hnet):.3f})" if model.hnet is not None else ""))
+    state = MethodState()
+    acc = np.full((n_tasks, n_tasks), np.nan)
+    criteria = during_criteria(config, n_tasks)
+    summary: dict = {}
+
+    # --- tasks -------------------------------------------------------------------------------------------
+    rounds = 1 if config.multitask else n_tasks
+    for t in range(rounds):
+        before_task(config, model, fam, state, t)
+        train_task(config, env, model, fam, state, t, rng)
+        after_task(config, env, model, fam, state, t, rng)
+        seen = range(n_tasks) if config.multitask else range(t + 1)
+        for j in seen:
+            acc[t, j], _ = evaluate(config, model, fam, j)
+            env.writer.add_scalar(f"test/task_{j}/acc", acc[t, j], t)
+        env.logger.info(f"after task {t}: test accuracies " + ", ".join(f"{acc[t, j]:.2f}" for j in seen))
+        summary = make_summary(config, acc, t + 1, model, finished=False)
+        write_summary(env.out_dir, summary, list_sep=",")
+        if config.store_during_models:
+            save_models(env.out_dir, f"models_task_{t}", model, {"during_acc": float(acc[t, t]), "task": t})
+        if not config.multitask and acc[t, t] < criteria[t]:
+            env.logger.info(f"during accuracy {acc[t, t]:.2f}% of task {t} is below --during_acc_criterion "
+                            f"{criteria[t]}: stopping")
+            return summary
+        if config.train_from_scratch and t < n_tasks - 1:
+            model = build_model(config, fam, env.device)
+            state = MethodState()
+
+    # --- final report ------------------------------------------------------------------------------------
+    summary = make_summary(config, acc, rounds, model, finished=True)
+    write_summary(env.out_dir, summary, list_sep=",")
+    np.save(env.out_dir / "test_acc.npy", acc[:rounds])
+    if config.store_final_models:
+        save_models(env.out_dir, "final_models", model, {"mean_final_accuracy": summary["mean_final_accuracy"]})
+    if "mean_during_accuracy" in summary:
+        env.logger.info(f"during accuracies: {summary['during_accuracy']} (mean {summary['mean_during_accuracy']:.2f})")
+    env.logger.info(f"final accuracies: {summary['final_accuracy']} (mean {summary['mean_final_accuracy']:.2f})")
+    return summary

@@ -1,0 +1,1 @@
+"""Sequential Stroke-MNIST experiments (``train_seq_smnist.py``)."""

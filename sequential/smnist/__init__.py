@@ -1,0 +1,1 @@
+"""Split Stroke-MNIST experiments (``train_split_smnist.py``)."""

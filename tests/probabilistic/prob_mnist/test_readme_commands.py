@@ -1,0 +1,118 @@
+"""Every SplitMNIST / PermutedMNIST README command (spec §5): parses to its original config; runs end to end at a
+tiny budget on a tiny MNIST in the official format, or, if it needs a feature the runners do not implement yet,
+stops with exit code 2 and one line naming the flag (so the gap stays explicit). Plus one check on the real MNIST.
+"""
+
+import importlib
+import json
+import re
+import shlex
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from probabilistic.args import parse_args
+from probabilistic.classification.summary_keys import summary_keys
+from utils.summary import read_summary
+
+SPEC = Path(__file__).resolve().parents[4] / "shared" / "spec" / "targets_posterior_replay.json"
+TARGETS = ([t for t in json.loads(SPEC.read_text()) if t["parser_mode"].startswith(("split_mnist_", "perm_mnist_"))]
+           if SPEC.exists() else [])
+#: Tiny budget: 2 iterations per task, validation only at iteration 0, no ``--during_acc_criterion`` abort.
+SHORT = ["--n_iter=2", "--val_iter=1000", "--loglevel_info"]
+#: Features the runners reject for now (exit 2, one line naming the flag); issue 6 follow-ups.
+NOT_YET = {"coreset_size", "final_coresets_finetune", "coresets_for_experience_replay", "supsup_task_inference",
+           "distill_iter", "calibrate_temp", "training_set_size", "hnet_out_masking", "hnet_specnorm", "batchnorm",
+           "plateau_lr_scheduler", "lambda_lr_scheduler", "full_support_perturbation", "hh_hnet_type", "no_hhnet",
+           "hyper_gauss_init", "hyper_fan_init"}
+
+
+def _id(t: dict) -> str:
+    family, method = t["parser_mode"].split("_mnist_")
+    return f"L{t['readme_line']}-{family}_{method}-" + "".join(
+        w[0] for w in t["method"].replace("(", " ").replace("-", " ").split() if w[0].isalnum())
+
+
+def _net(t: dict) -> str:
+    return "lenet" if "lenet" in t["args"] else "mlp"
+
+
+#: The first README command of each (script, network) runs in the fast suite, unless it costs over 5 s at the tiny
+#: budget (SSGE L130/L151 ~15-20 s, PermutedMNIST EWC L504 ~85 s: Fisher over 10 tasks); the others are marked
+#: slow (the whole set takes ~8 min on a shared 2-core machine).
+EXPENSIVE = {130, 151, 504}
+FAST = {(t["parser_mode"], _net(t)): t["readme_line"] for t in reversed(TARGETS) if t["readme_line"] not in EXPENSIVE}
+RUN_PARAMS = [pytest.param(t, id=_id(t), marks=() if FAST.get((t["parser_mode"], _net(t))) == t["readme_line"]
+                           else pytest.mark.slow) for t in TARGETS]
+
+
+def launcher(mode: str):
+    family, method = mode.split("_mnist_")
+    return importlib.import_module(f"probabilistic.prob_mnist.train_{family}_{method}")
+
+
+def run_mnist(mode: str, args: str | list[str], out_dir: Path, data_dir: Path, extra: list[str] = SHORT) -> dict:
+    """``main(argv)`` of ``prob_mnist/train_<family>_<method>.py`` with a tmp out_dir and the given data root."""
+    argv = shlex.split(args) if isinstance(args, str) else list(args)
+    if not mode.endswith("_mt") and extra:
+        argv.append("--during_acc_criterion=-1")
+    return launcher(mode).main(argv + extra + [f"--out_dir={out_dir}", f"--data_dir={data_dir}"])
+
+
+def test_all_image_mnist_readme_commands_present():
+    modes = {t["parser_mode"] for t in TARGETS}
+    assert len(TARGETS) == 68
+    assert modes == {"split_mnist_bbb", "split_mnist_ewc", "split_mnist_ssge", "split_mnist_ssge_pf",
+                     "perm_mnist_bbb", "perm_mnist_ewc", "perm_mnist_ssge"}
+
+
+@pytest.mark.parametrize("target", TARGETS, ids=[_id(t) for t in TARGETS])
+def test_readme_command_parses(target):
+    config = vars(parse_args(target["parser_mode"], shlex.split(target["args"])))
+    assert config["data_dir"] == ""
+    assert {k: config[k] for k in target["effective_config"]} == target["effective_config"]
+
+
+@pytest.mark.parametrize("target", RUN_PARAMS)
+def test_readme_command_runs_or_names_the_missing_feature(target, tiny_mnist_root, tmp_path, capsys):
+    mode = target["parser_mode"]
+    try:
+        summary = run_mnist(mode, target["args"], tmp_path / "run", tiny_mnist_root)
+    except SystemExit as exit_:
+        err = capsys.readouterr().err.strip()
+        assert exit_.code == 2 and "\n" not in err, err
+        flags = set(re.findall(r"--(\w+)", err))
+        used = {a.split("=")[0][2:] for a in shlex.split(target["args"])}
+        assert flags & NOT_YET & used, f"unexpected failure: {err}"
+        return
+    T = 5 if mode.startswith("split") else 10
+    config = parse_args(mode, shlex.split(target["args"]))
+    T = config.num_tasks if "num_tasks" in vars(config) else T
+    assert list(summary) == summary_keys(mode.split("_mnist_")[1]) and summary["finished"] == 1
+    assert len(summary["acc_task_given"]) == T and all(0 <= a <= 100 for a in summary["acc_task_given"])
+    assert summary["acc_avg_task_given"] == pytest.approx(np.mean(summary["acc_task_given"]), abs=1e-4)
+    for key in target["metric_summary_keys"].values():
+        assert 0 <= summary[key] <= 100, key
+    on_disk = read_summary(tmp_path / "run" / "performance_overview.txt")
+    assert list(on_disk) == list(summary)
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["parser_mode"] == mode
+
+
+def test_missing_dataset_is_one_line_exit_2(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("HYPERCL_DOWNLOAD", raising=False)
+    with pytest.raises(SystemExit) as exit_:
+        run_mnist("split_mnist_bbb", ["--mnet_only", "--mean_only", "--kl_scale=0", "--kl_schedule=0"],
+                  tmp_path / "run", tmp_path / "nowhere")
+    err = capsys.readouterr().err.strip()
+    assert exit_.value.code == 2 and "\n" not in err and "train-images-idx3-ubyte.gz" in err and "--data_dir" in err
+
+
+@pytest.mark.slow
+def test_real_split_mnist_pr_dirac_small_mlp(real_mnist_root, tmp_path):
+    """README PR-Dirac small MLP (line 33; paper CL1 99.72 %) at 200 instead of 5000 iterations per task.
+    Measured (seed 42, 2 CPU threads): CL1 ≈ 97.6 % in ~15 s, see docs/experiments/split_mnist.rst."""
+    target = next(t for t in TARGETS if t["readme_line"] == 33 and t["parser_mode"] == "split_mnist_bbb")
+    summary = run_mnist("split_mnist_bbb", target["args"], tmp_path / "run", real_mnist_root,
+                        extra=["--n_iter=200", "--val_iter=1000", "--loglevel_info"])
+    assert summary["finished"] == 1 and summary["acc_avg_task_given"] > 90
