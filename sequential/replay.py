@@ -11,7 +11,8 @@ start of task t, on the replayed task's head. The loss is summed (not averaged) 
 
 ``KD`` is the KL divergence between tempered teacher and student distributions (softmax for classes, a
 Bernoulli per bit for the Copy Task). The original uses the cross-entropy, which differs only by the teacher's
-entropy (a constant for the student): same gradients, and the loss is 0 when student = teacher.
+entropy (a constant for the student): same gradients, and the loss is 0 when student = teacher. Generative replay
+(:mod:`sequential.generative_replay`) uses the same per-sample distillation on generated inputs.
 """
 
 from __future__ import annotations
@@ -24,17 +25,20 @@ from torch.nn import functional as F
 TEMPERATURE = 2.0
 
 
-def softmax_distillation(student: Tensor, teacher: Tensor, temperature: float = TEMPERATURE) -> Tensor:
-    """Mean over samples of ``T^2 KL(softmax(teacher/T) || softmax(student/T))`` for logits ``[B, C]``."""
+def softmax_kd(student: Tensor, teacher: Tensor, temperature: float = TEMPERATURE) -> Tensor:
+    """Per-sample ``T^2 KL(softmax(teacher/T) || softmax(student/T))`` for logits ``[B, C]``: ``[B]``."""
     log_p_s = F.log_softmax(student / temperature, dim=-1)
     log_p_t = F.log_softmax(teacher / temperature, dim=-1)
-    kl = (log_p_t.exp() * (log_p_t - log_p_s)).sum(-1)  # [B]
-    return temperature**2 * kl.mean()
+    return temperature**2 * (log_p_t.exp() * (log_p_t - log_p_s)).sum(-1)
 
 
-def bernoulli_distillation(student: Tensor, teacher: Tensor, window: Tensor,
-                           temperature: float = TEMPERATURE) -> Tensor:
-    """Copy task: ``T^2`` x KL between tempered Bernoullis, summed over bits and window steps, mean over batch.
+def softmax_distillation(student: Tensor, teacher: Tensor, temperature: float = TEMPERATURE) -> Tensor:
+    """Mean over samples of :func:`softmax_kd`."""
+    return softmax_kd(student, teacher, temperature).mean()
+
+
+def bernoulli_kd(student: Tensor, teacher: Tensor, window: Tensor, temperature: float = TEMPERATURE) -> Tensor:
+    """Copy task: per-sample ``T^2`` x KL between tempered Bernoullis, summed over bits and window steps: ``[B]``.
 
     Args:
         student, teacher: Logits ``[T, B, O]``.
@@ -44,8 +48,13 @@ def bernoulli_distillation(student: Tensor, teacher: Tensor, window: Tensor,
     log_s1, log_s0 = F.logsigmoid(student / temperature), F.logsigmoid(-student / temperature)
     log_t1, log_t0 = F.logsigmoid(teacher / temperature), F.logsigmoid(-teacher / temperature)
     kl = p_t * (log_t1 - log_s1) + (1 - p_t) * (log_t0 - log_s0)  # [T, B, O]
-    kl = (kl.sum(-1) * window).sum(0)  # [B]
-    return temperature**2 * kl.mean()
+    return temperature**2 * (kl.sum(-1) * window).sum(0)
+
+
+def bernoulli_distillation(student: Tensor, teacher: Tensor, window: Tensor,
+                           temperature: float = TEMPERATURE) -> Tensor:
+    """Mean over samples of :func:`bernoulli_kd`."""
+    return bernoulli_kd(student, teacher, window, temperature).mean()
 
 
 def split_replay_batch(batch_size: int, num_prev: int, rng: np.random.RandomState) -> list[int]:
