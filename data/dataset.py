@@ -235,6 +235,14 @@ class Dataset:
         inputs = self.transform(x[ids], augment=augment, generator=self._aug_generator)
         return Batch(inputs, self.encode_targets(y[ids], one_hot), ids)
 
+    def drop_train_samples(self, ids: Tensor) -> None:
+        """Remove the training rows ``ids`` (e.g. samples moved to a coreset) and restart the training stream."""
+        x, y = self._splits["train"]
+        keep = torch.ones(x.shape[0], dtype=torch.bool, device=x.device)
+        keep[ids.to(x.device)] = False
+        self._splits["train"] = (x[keep], y[keep])
+        self._streams.pop("train", None)
+
     # ---------------------------------------------------------------- whole splits
     def inputs(self, split: str, ids: Tensor | None = None, *, augment: bool = False) -> Tensor:
         """Network inputs ``[N, D]`` float32 of all samples of ``split``, or of the rows ``ids`` only.

@@ -146,8 +146,8 @@ class LaplacePosterior(nn.Module):
         return sample_gaussian(mean, std, num_samples, generator)
 
     def predict(self, x: Tensor, raw: Tensor, num_samples: int, generator: torch.Generator | None = None,
-                lrt: bool = False) -> Tensor:
-        """Predictions ``[N, K, B, O]`` (``lrt`` must be False)."""
+                lrt: bool = False, condition: int | None = None) -> Tensor:
+        """Predictions ``[N, K, B, O]`` (``lrt`` must be False; ``condition`` selects batch-norm statistics)."""
         if lrt:
             raise ValueError("LaplacePosterior has no local reparametrisation trick")
-        return predict_with_samples(self.mnet, x, self.sample(raw, num_samples, generator))
+        return predict_with_samples(self.mnet, x, self.sample(raw, num_samples, generator), condition)

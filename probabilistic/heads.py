@@ -113,13 +113,23 @@ class Heads:
         return list(range(start, stop))
 
 
+def output_layer_tensors(mnet: MLP) -> set[int]:
+    """Indices into ``param_shapes`` of the output layer's weight (and bias): the last ``layer_param_ids`` pair
+    of the ResNets / WRN, else the tensors with the highest ``layer`` number (MLP, LeNet, ZenkeNet)."""
+    layer_ids = getattr(mnet, "layer_param_ids", None)
+    if layer_ids:
+        return {i for i in layer_ids[-1] if i is not None}
+    out_layer = max(meta["layer"] for meta in mnet.param_shapes_meta)
+    return {i for i, meta in enumerate(mnet.param_shapes_meta) if meta["layer"] == out_layer}
+
+
 def output_unit_entries(mnet: MLP, units: list[int]) -> Tensor:
     """Boolean ``[P]``: which main-network parameters feed the given output units (rows of the last layer)."""
     per_tensor = []
-    out_layer = len(mnet.hidden_layers)
-    for shape, meta in zip(mnet.param_shapes, mnet.param_shapes_meta):
+    out_tensors = output_layer_tensors(mnet)
+    for i, shape in enumerate(mnet.param_shapes):
         m = torch.zeros(shape, dtype=torch.bool)
-        if meta["layer"] == out_layer:
+        if i in out_tensors:
             m[units] = True
         per_tensor.append(m.reshape(-1))
     return torch.cat(per_tensor)

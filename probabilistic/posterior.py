@@ -15,6 +15,7 @@ from torch import Tensor, nn
 
 from hnets.hmlp import HMLP
 from mnets.base import flatten_weights, unflatten_weights
+from mnets.conv_base import init_layer_params_
 from mnets.mlp import MLP
 from probabilistic.gaussian import (
     kl_diag_gaussians,
@@ -50,9 +51,10 @@ class WeightPosterior(nn.Module):
         self.mnet, self.kind, self.hnet, self.use_logvar_enc = mnet, kind, hnet, use_logvar_enc
         self.num_weights = mnet.num_params
         if hnet is None:
-            if keep_orig_init:
-                init = MLP(mnet.n_in, mnet.n_out, mnet.hidden_layers, mnet.activation_name, mnet.has_bias)
-                mean = flatten_weights([p.data for p in init.internal_params])
+            if keep_orig_init:  # the main network's construction-time init, in parameter order
+                init = [torch.empty(shape) for shape in mnet.param_shapes]
+                init_layer_params_(init, mnet.param_shapes_meta)
+                mean = flatten_weights(init)
             else:
                 mean = torch.empty(self.num_weights).uniform_(-0.1, 0.1)
             self.mean = nn.Parameter(mean)
@@ -87,8 +89,12 @@ class WeightPosterior(nn.Module):
         return sample_gaussian(mean, std, num_samples, generator)
 
     def predict(self, x: Tensor, raw: Tensor, num_samples: int, generator: torch.Generator | None = None,
-                lrt: bool = False) -> Tensor:
-        """Predictions ``[N, K, B, O]`` of K weight samples of each of the N posteriors on inputs ``x [B, I]``."""
+                lrt: bool = False, condition: int | None = None) -> Tensor:
+        """Predictions ``[N, K, B, O]`` of K weight samples of each of the N posteriors on inputs ``x [B, I]``.
+
+        Args:
+            condition: Task whose batch-norm statistics the main network uses (None = the newest set).
+        """
         N = raw.shape[0]
         if lrt:
             mean, std = self.mean_std(raw)
@@ -99,10 +105,10 @@ class WeightPosterior(nn.Module):
                 outs.append(lrt_mlp_forward(self.mnet, x, means, stds, num_samples, generator))
             return torch.stack(outs)  # [N, K, B, O]
         if self.kind == "dirac":  # all K samples are identical: one forward, then expand
-            out = self.mnet(x, unflatten_weights(raw, self.mnet.param_shapes))  # [N, B, O]
+            out = self.mnet(x, unflatten_weights(raw, self.mnet.param_shapes), condition=condition)  # [N, B, O]
             return out.unsqueeze(1).expand(-1, num_samples, -1, -1)
         samples = self.sample(raw, num_samples, generator).reshape(N * num_samples, -1)  # [N*K, P]
-        out = self.mnet(x, unflatten_weights(samples, self.mnet.param_shapes))  # [N*K, B, O]
+        out = self.mnet(x, unflatten_weights(samples, self.mnet.param_shapes), condition=condition)  # [N*K, B, O]
         return out.reshape(N, num_samples, *out.shape[1:])
 
 

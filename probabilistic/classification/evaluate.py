@@ -106,9 +106,10 @@ def test_models(models: Sequence[object], predict: PredictFn, tasks: Sequence[Da
 
 
 @torch.no_grad()
-def validate(env, logits: Callable[[Tensor], Tensor], task: Dataset, task_id: int, heads: Heads, it: int) -> float:
+def validate(env, logits: Callable[[Tensor], Tensor], task: Dataset, task_id: int, heads: Heads, it: int,
+             log: bool = True) -> float:
     """Accuracy (returned, %) and mean normalised entropy of the current task on its validation split (test split
-    if there is none), logged as ``eval/task_<t>/...``.
+    if there is none), logged as ``eval/task_<t>/...`` unless ``log`` is off.
 
     Args:
         logits: ``x [B, I] -> [V, B, O]`` with random weight samples of the current task's posterior.
@@ -117,6 +118,8 @@ def validate(env, logits: Callable[[Tensor], Tensor], task: Dataset, task_id: in
     x, y = task.inputs(split), task.targets(split, one_hot=False)
     p = heads.logits(logits(x), task_id, task_id + 1).softmax(-1).mean(0)  # predictive: [B, W]
     acc = (p.argmax(-1) == heads.targets(y, task_id)).float().mean().item() * 100
+    if not log:
+        return acc
     ent = (-(p * p.clamp_min(1e-5).log()).sum(-1) / np.log(heads.num_classes)).mean().item()
     env.writer.add_scalar(f"eval/task_{task_id}/accuracy", acc, it)
     env.writer.add_scalar(f"eval/task_{task_id}/mean_entropy", ent, it)

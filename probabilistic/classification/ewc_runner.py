@@ -25,13 +25,17 @@ from torch import Tensor, nn
 
 from data.dataset import Dataset
 from mnets.base import MainNet, flatten_weights, unflatten_weights
+from probabilistic.classification.batchnorm_stats import checkpoint_task_stats, with_task_stats
+from probabilistic.classification.evaluate import validate
 from probabilistic.classification.families import build_main_net
 from probabilistic.classification.phases import end_of_run, end_of_task, setup_run
+from probabilistic.classification.schedulers import EpochSchedulers
 from probabilistic.classification.state import latest_task, load_task_state
 from probabilistic.classification.training import (
     check_finite,
     clip_gradients,
     cross_entropy_over_samples,
+    iterations_per_epoch,
     make_optimizer,
     num_iterations,
 )
@@ -98,6 +102,8 @@ def train_task(config, env: RunEnv, net: EWCNet, task: Dataset, task_id: int, he
     """Optimise φ on task ``task_id`` (a new optimizer per task)."""
     optimizer = make_optimizer(config, net.parameters())
     n_iter = num_iterations(config, task.num_train)
+    schedulers = EpochSchedulers(config, optimizer, iterations_per_epoch(config, task.num_train),
+                                 lambda: validate(env, lambda x: net(x)[None], task, task_id, heads, -1, log=False))
     net.train()
     for it in progress(range(n_iter), desc=f"task {task_id + 1}"):
         optimizer.zero_grad()
@@ -108,6 +114,7 @@ def train_task(config, env: RunEnv, net: EWCNet, task: Dataset, task_id: int, he
         m["loss"].backward()
         clip_gradients(config, net.parameters())
         optimizer.step()
+        schedulers.after_step(it)
         if itstime(it, 50):
             for name, value in m.items():
                 env.writer.add_scalar(f"train/task_{task_id}/{name}", value.item(), it)
@@ -163,7 +170,7 @@ def run(config: argparse.Namespace, script_dir: str | Path | None = None, argv: 
 
     nets = nn.ModuleList([new_net()])
     run_.summary["num_weights_main"] = nets[0].mnet.num_params
-    predict = predict_fn(config)
+    predict = with_task_stats(predict_fn(config), config, nets[0].mnet)  # model j: task j's BN statistics
     heads_p = head_entries(nets[0].mnet, heads)
     shared = ~torch.stack(heads_p).any(0) if heads_p is not None else torch.ones(nets[0].mnet.num_params, dtype=bool)
     shared = shared.to(device)
@@ -204,6 +211,7 @@ def run(config: argparse.Namespace, script_dir: str | Path | None = None, argv: 
             fishers[-1] = online_fisher(new, fisher, config.ewc_gamma)
             env.writer.add_scalar("ewc/min_fisher", fishers[-1].min().item(), task_id)
             env.writer.add_scalar("ewc/max_fisher", fishers[-1].max().item(), task_id)
+        checkpoint_task_stats(config, net.mnet, task_id)  # after the Fisher, which uses this task's statistics
         tensors = {f"fisher_{j}": f for j, f in enumerate(fishers) if f is not None}
         end_of_task(config, run_, models(task_id + 1), predict, heads, task_id, nets, tensors)
 

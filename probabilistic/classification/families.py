@@ -1,8 +1,9 @@
 """Data and main network of each experiment family, keyed by the parser mode's family (``gmm``, ``split``, ...).
 
-Wired up: the 2D GMM (``gmm``), SplitMNIST (``split``: ``--net_type`` mlp or lenet) and PermutedMNIST (``perm``:
-an MLP). SplitCIFAR (``resnet``) adds an entry to :data:`DATA` and :data:`MAIN_NETS` later (issue 6). Library code
-below the runners never reads the config: the adapters here turn flags into constructor keyword arguments.
+Wired up: the 2D GMM (``gmm``), SplitMNIST (``split``: ``--net_type`` mlp or lenet), PermutedMNIST (``perm``:
+an MLP) and SplitCIFAR-10/100 (``resnet``: ``--net_type`` resnet (ResNet-32), wrn (WRN-28-10), iresnet (ResNet-18),
+lenet or mlp; ``zenke``: the ZenkeNet). Library code below the runners never reads the config: the adapters here
+turn flags into constructor keyword arguments.
 Image datasets are read from ``--data_dir`` (else ``$HYPERCL_DATA_DIR``, else ``<repo>/datasets``; never
 downloaded unless ``HYPERCL_DOWNLOAD=1``); a missing or corrupt file raises :class:`~data.errors.DatasetError`.
 """
@@ -17,10 +18,15 @@ import torch
 from data.dataset import Dataset
 from data.special.gmm import get_gmm_handlers
 from data.special.permuted_mnist import get_permuted_mnist_handlers
+from data.special.split_cifar import get_split_cifar_handlers
 from data.special.split_mnist import get_split_mnist_handlers
 from mnets.base import MainNet
 from mnets.lenet import LeNet
 from mnets.mlp import MLP
+from mnets.resnet import ResNet
+from mnets.resnet_imgnet import ResNetIN
+from mnets.wide_resnet import WRN
+from mnets.zenkenet import ZenkeNet
 from utils.cli import ConfigError, parse_int_list
 
 #: The GMM task set of the paper (``TASK_SET = 3`` is hard-coded in the original ``prob_gmm/train_utils``).
@@ -85,10 +91,72 @@ def split_main_net(config: argparse.Namespace, in_dim: int, num_outputs: int, no
     raise ConfigError(f"--net_type={config.net_type} is not supported for SplitMNIST yet; use mlp or lenet")
 
 
+def split_cifar_tasks(config: argparse.Namespace, device: torch.device) -> list[Dataset]:
+    """SplitCIFAR: task 0 = CIFAR-10 (or its ``--num_classes_per_task`` splits), then CIFAR-100 splits; the first
+    ``--skip_tasks`` generated tasks dropped (README SplitCIFAR-100: ``--num_tasks=10 --num_classes_per_task=10
+    --skip_tasks=1``). Training batches are augmented (random crop + flip, ImageNet normalisation) unless
+    ``--disable_data_augmentation`` (which also drops the normalisation, as the original)."""
+    return get_split_cifar_handlers(_data_dir(config), num_tasks=config.num_tasks,
+                                    num_classes_per_task=config.num_classes_per_task, skip_tasks=config.skip_tasks,
+                                    val_size=config.val_set_size,
+                                    augmentation=not config.disable_data_augmentation, seed=config.random_seed,
+                                    device=device)
+
+
+#: Image shape (HWC) of the CIFAR inputs.
+CIFAR_SHAPE = (32, 32, 3)
+
+
+def _bn_kwargs(config: argparse.Namespace) -> dict:
+    """Batch norm of the conv nets: on unless ``--no_batchnorm``; running statistics unless
+    ``--bn_no_running_stats`` (their per-task checkpointing is :mod:`~probabilistic.classification.batchnorm_stats`)."""
+    return dict(use_batch_norm=not config.no_batchnorm, bn_track_stats=not config.bn_no_running_stats)
+
+
+def resnet_main_net(config: argparse.Namespace, in_dim: int, num_outputs: int, no_weights: bool) -> MainNet:
+    """``--net_type`` of the ``train_resnet_*`` scripts (``get_mnet_model`` of the original)."""
+    net = config.net_type
+    if net == "resnet":  # ResNet-32 for --resnet_block_depth=5 (465,290 weights with 10 outputs)
+        return ResNet(in_shape=CIFAR_SHAPE, num_classes=num_outputs, use_bias=not config.no_bias,
+                      num_feature_maps=parse_int_list(config.resnet_channel_sizes, "resnet_channel_sizes"),
+                      block_depth=config.resnet_block_depth, no_weights=no_weights, **_bn_kwargs(config))
+    if net == "wrn":  # WRN-28-10 for --wrn_block_depth=4 --wrn_widening_factor=10
+        return WRN(in_shape=CIFAR_SHAPE, num_classes=num_outputs, block_depth=config.wrn_block_depth,
+                   widening_factor=config.wrn_widening_factor, use_bias=not config.no_bias,
+                   use_fc_bias=config.wrn_use_fc_bias, no_weights=no_weights, dropout_rate=config.dropout_rate,
+                   **_bn_kwargs(config))
+    if net == "iresnet":
+        # ResNet-18 with the CIFAR stem. Original quirk (spec §6.2.2): the FC bias follows --wrn_use_fc_bias, so
+        # --iresnet_use_fc_bias is ignored (the README parameter counts were produced this way).
+        return ResNetIN(in_shape=CIFAR_SHAPE, num_classes=num_outputs, use_bias=not config.no_bias,
+                        use_fc_bias=config.wrn_use_fc_bias,
+                        num_feature_maps=parse_int_list(config.iresnet_channel_sizes, "iresnet_channel_sizes"),
+                        blocks_per_group=parse_int_list(config.iresnet_blocks_per_group, "iresnet_blocks_per_group"),
+                        projection_shortcut=config.iresnet_projection_shortcut,
+                        bottleneck_blocks=config.iresnet_bottleneck_blocks, cutout_mod=True, no_weights=no_weights,
+                        **_bn_kwargs(config))
+    if net == "lenet":
+        if config.lenet_type != "cifar":
+            raise ConfigError(f"--lenet_type={config.lenet_type} expects 28x28 images; use cifar for SplitCIFAR")
+        return OutputLayerLeNet(in_shape=CIFAR_SHAPE, num_classes=num_outputs, arch="cifar", no_weights=no_weights,
+                                dropout_rate=config.dropout_rate)
+    if net == "mlp":
+        return mlp_main_net(config, in_dim, num_outputs, no_weights)
+    raise ConfigError(f"--net_type={net} is not supported for SplitCIFAR; use resnet, wrn, iresnet, lenet or mlp")
+
+
+def zenke_main_net(config: argparse.Namespace, in_dim: int, num_outputs: int, no_weights: bool) -> MainNet:
+    """The ZenkeNet of the ``train_zenke_*`` scripts (``--dropout_rate``, default 0.25)."""
+    return ZenkeNet(in_shape=CIFAR_SHAPE, num_classes=num_outputs, no_weights=no_weights,
+                    dropout_rate=config.dropout_rate)
+
+
 DATA: dict[str, Callable[[argparse.Namespace, torch.device], list[Dataset]]] = {
-    "gmm": gmm_tasks, "split": split_mnist_tasks, "perm": perm_mnist_tasks}
+    "gmm": gmm_tasks, "split": split_mnist_tasks, "perm": perm_mnist_tasks, "resnet": split_cifar_tasks,
+    "zenke": split_cifar_tasks}
 MAIN_NETS: dict[str, Callable[[argparse.Namespace, int, int, bool], MainNet]] = {
-    "gmm": mlp_main_net, "split": split_main_net, "perm": mlp_main_net}
+    "gmm": mlp_main_net, "split": split_main_net, "perm": mlp_main_net, "resnet": resnet_main_net,
+    "zenke": zenke_main_net}
 
 
 def load_tasks(family: str, config: argparse.Namespace, device: torch.device) -> list[Dataset]:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import math
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -29,15 +30,24 @@ from torch import Tensor, nn
 
 from data.dataset import Dataset, derive_seed
 from probabilistic.avb import adaptive_contrast_moments, avb_prior_matching, build_discriminator, discriminator_loss
-from probabilistic.classification.evaluate import validate
+from probabilistic.classification.batchnorm_stats import checkpoint_task_stats, with_task_stats
+from probabilistic.classification.coresets import (
+    Coresets,
+    ReplayBatch,
+    build_up_front,
+    coreset_regularizer_batch,
+)
+from probabilistic.classification.evaluate import EVAL_SEED, validate
 from probabilistic.classification.families import build_main_net
 from probabilistic.classification.kl_schedule import kl_factor
 from probabilistic.classification.phases import Run, end_of_run, end_of_task, setup_run
+from probabilistic.classification.schedulers import EpochSchedulers
 from probabilistic.classification.state import latest_task, load_task_state
 from probabilistic.classification.training import (
     check_finite,
     clip_gradients,
     cross_entropy_over_samples,
+    iterations_per_epoch,
     make_optimizer,
     num_iterations,
 )
@@ -63,11 +73,10 @@ def check_supported(config: argparse.Namespace) -> None:
     """Reject options this runner does not implement yet (none is used by a GMM README command)."""
     c = vars(config)
     unsupported = {
-        "coreset_size": c.get("coreset_size", -1) != -1, "distill_iter": c.get("distill_iter", -1) != -1,
+        "distill_iter": c.get("distill_iter", -1) != -1,
         "use_prev_post_as_prior": c.get("use_prev_post_as_prior", False),
         "calibrate_temp": c.get("calibrate_temp", False), "training_set_size": c.get("training_set_size", -1) != -1,
-        "batchnorm": c.get("batchnorm", False), "plateau_lr_scheduler": c.get("plateau_lr_scheduler", False),
-        "lambda_lr_scheduler": c.get("lambda_lr_scheduler", False),
+        "batchnorm": c.get("batchnorm", False),
         "dis_net_type": c.get("dis_net_type", "mlp") != "mlp", "dis_batchnorm": c.get("dis_batchnorm", False),
         "dis_specnorm": c.get("dis_specnorm", False),
     }
@@ -165,8 +174,10 @@ def discriminator_steps(config, post: ImplicitPosterior, dis: nn.Module, dis_opt
 
 def train_step(config, method: str, post: ImplicitPosterior, dis: nn.Module | None, x: Tensor, labels: Tensor,
                task_id: int, heads: Heads, num_train: int, kl_weight: float, pm_on: bool, contrast: tuple | None,
-               prev_raw: Tensor | None, reg: Tensor) -> tuple[dict[str, Tensor], Tensor | None]:
-    """Loss terms of one iteration and, for SSGE, the scalar whose gradient is the estimated entropy part."""
+               prev_raw: Tensor | None, reg: Tensor, replay: ReplayBatch | None = None
+               ) -> tuple[dict[str, Tensor], Tensor | None]:
+    """Loss terms of one iteration and, for SSGE, the scalar whose gradient is the estimated entropy part; the
+    coreset inputs of ``replay`` share the training batch's weight samples."""
     raw = post.raw([task_id])  # [1, Q]: θ_t, one hyper-hypernetwork call per iteration
     loss_pm, w_pm, surrogate = torch.zeros((), device=x.device), None, None
     if pm_on and is_avb(method):
@@ -181,16 +192,27 @@ def train_step(config, method: str, post: ImplicitPosterior, dis: nn.Module | No
             config.thr_ssge_eigenvals, prior_raw=prev_raw, pf_sign_fix=vars(config).get("pf_ssge_sign_fix", False))
     reuse = w_pm is not None and config.num_kl_samples == config.train_sample_size
     w = w_pm if reuse else post.sample(raw, config.train_sample_size)[0]  # [S, P]
-    logits = predict_with_samples(post.mnet, x, w.unsqueeze(0))[0]  # [S, B, O]
+    if replay is not None and not vars(config).get("batchnorm", False):
+        both = predict_with_samples(post.mnet, torch.cat([x, replay.inputs]), w.unsqueeze(0))[0]
+        logits, replay_logits = both[:, :x.shape[0]], both[:, x.shape[0]:]
+    else:
+        logits = predict_with_samples(post.mnet, x, w.unsqueeze(0))[0]  # [S, B, O]
+        if replay is not None:  # batch norm: the training batch's statistics alone
+            replay_logits = predict_with_samples(post.mnet, replay.inputs, w.unsqueeze(0))[0]
     allowed = heads.logits(logits, task_id, num_trained=task_id + 1)  # [S, B, W]
     ce, acc = cross_entropy_over_samples(allowed, heads.targets(labels, task_id))
     loss_nll = num_train * ce
     loss = kl_weight * loss_pm + loss_nll + config.beta * reg
-    return {"loss": loss, "loss_kl": loss_pm, "loss_nll": loss_nll, "regularizer": reg, "accuracy": acc}, surrogate
+    terms = {"loss_kl": loss_pm, "loss_nll": loss_nll, "regularizer": reg, "accuracy": acc}
+    if replay is not None:
+        terms[replay.name] = replay.loss(replay_logits)
+        loss = loss + config.coreset_reg * terms[replay.name]
+    return {"loss": loss, **terms}, surrogate
 
 
 def train_task(config, run_: Run, method: str, post: ImplicitPosterior, dis: nn.Module | None, task: Dataset,
-               task_id: int, heads: Heads, targets: Tensor | None, prev_raw: Tensor | None) -> float:
+               task_id: int, heads: Heads, targets: Tensor | None, prev_raw: Tensor | None,
+               coresets: Coresets | None = None) -> float:
     """Optimise the current posterior (and the discriminator); returns the last discriminator accuracy (%)."""
     env = run_.env
     params = post.optimized_parameters()
@@ -205,6 +227,13 @@ def train_task(config, run_: Run, method: str, post: ImplicitPosterior, dis: nn.
     use_reg = targets is not None and config.beta > 0
     rng = np.random.RandomState(derive_seed(config.random_seed, 1000 + task_id))
     dis_acc = torch.zeros(())
+
+    def val_accuracy() -> float:  # plateau scheduler: deterministic z draws
+        gen = torch.Generator().manual_seed(EVAL_SEED)
+        return validate(env, lambda x: post.predict(x, post.raw([task_id]), config.val_sample_size, gen)[0], task,
+                        task_id, heads, -1, log=False)
+
+    schedulers = EpochSchedulers(config, optimizer, iterations_per_epoch(config, task.num_train), val_accuracy)
     post.train()
     for it in progress(range(n_iter), desc=f"task {task_id + 1}"):
         if itstime(it, config.val_iter):
@@ -225,8 +254,12 @@ def train_task(config, run_: Run, method: str, post: ImplicitPosterior, dis: nn.
             prev = list(tasks_to_regularize(task_id, config.hnet_reg_batch_size, rng))
             reg = hnet_output_regularizer(post.raw(prev), targets[prev])
         kl_weight = kl_factor(it, n_iter, config.kl_scale, config.kl_schedule)
+        replay = None
+        if coresets is not None and (task_id > 0 or config.past_and_future_coresets):
+            replay = coreset_regularizer_batch(coresets, task_id, heads, config.coreset_batch_size,
+                                               config.past_and_future_coresets)
         m, surrogate = train_step(config, method, post, dis, batch.inputs, batch.targets, task_id, heads,
-                                  task.num_train, kl_weight, pm_on, contrast, prev_raw, reg)
+                                  task.num_train, kl_weight, pm_on, contrast, prev_raw, reg, replay)
         check_finite(m["loss"], task_id, it, m)
         ssge_grads = None
         if surrogate is not None:
@@ -238,11 +271,21 @@ def train_task(config, run_: Run, method: str, post: ImplicitPosterior, dis: nn.
                 if g is not None:
                     p.grad = g if p.grad is None else p.grad + g
         optimizer.step()
+        schedulers.after_step(it)
         if itstime(it, 50):
             m["dis_acc"] = dis_acc
             for name, value in m.items():
                 env.writer.add_scalar(f"train/task_{task_id}/{name}", value.item(), it)
     return float(dis_acc) * 100
+
+
+@torch.no_grad()
+def predictive_entropy(config, post: ImplicitPosterior, task_id: int, heads: Heads, x: Tensor) -> Tensor:
+    """Entropy ``[K]`` of task ``task_id``'s predictive distribution on ``x`` (shared-coreset update)."""
+    gen = torch.Generator().manual_seed(EVAL_SEED)
+    p = heads.logits(post.predict(x, post.raw([task_id]), config.val_sample_size, gen)[0], task_id,
+                     task_id + 1).softmax(-1).mean(0)
+    return -(p * p.clamp_min(1e-5).log()).sum(-1)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -269,10 +312,16 @@ def run(config: argparse.Namespace, script_dir: str | Path | None = None, argv: 
     state = nn.ModuleList([posteriors, dis_holder])
     run_.summary.update({k: v for k, v in weight_counts(posteriors[0], dis).items() if k in run_.summary})
     env.logger.info(f"Implicit posterior ({method}): {weight_counts(posteriors[0], dis)}")
-    predict = predict_fn(config)
+    predict = with_task_stats(predict_fn(config), config, posteriors[0].mnet)  # model j: task j's BN statistics
 
     def models(n: int) -> list[ImplicitPosterior]:  # model j = posterior of task j
         return [posteriors[j] if config.train_from_scratch else posteriors[0] for j in range(n)]
+
+    coresets = None
+    if config.coreset_size != -1:
+        coresets = Coresets(T, config.coreset_size, config.per_task_coreset, config.random_seed)
+        if config.past_and_future_coresets:
+            build_up_front(coresets, tasks, remove=False)
 
     # --- resume ---
     start = 0
@@ -280,8 +329,10 @@ def run(config: argparse.Namespace, script_dir: str | Path | None = None, argv: 
     if last >= 0:
         while len(posteriors) < (last + 1 if config.train_from_scratch else 1):
             posteriors.append(new_posterior())
-        _, meta = load_task_state(env.out_dir, last, state, device)
+        tensors, meta = load_task_state(env.out_dir, last, state, device)
         run_.summary = meta["summary"]
+        if coresets is not None:
+            coresets.load_state(tensors)
         start = last + 1
 
     # --- tasks ---
@@ -300,11 +351,17 @@ def run(config: argparse.Namespace, script_dir: str | Path | None = None, argv: 
             prev_raw = post.raw([0]).detach().clone()
         env.logger.info(f"Training task {task_id + 1}/{T} ({method}) for "
                         f"{num_iterations(config, tasks[task_id].num_train)} iterations.")
-        acc_dis = train_task(config, run_, method, post, dis, tasks[task_id], task_id, heads, targets, prev_raw)
+        acc_dis = train_task(config, run_, method, post, dis, tasks[task_id], task_id, heads, targets, prev_raw,
+                             coresets)
+        checkpoint_task_stats(config, post.mnet, task_id)
         if "acc_dis" in run_.summary:
             run_.summary["acc_dis"][task_id] = acc_dis
             run_.summary["acc_avg_dis"] = float(np.mean(run_.summary["acc_dis"][:task_id + 1]))
-        end_of_task(config, run_, models(task_id + 1), predict, heads, task_id, state)
+        if coresets is not None and not config.past_and_future_coresets:
+            coresets.update_after_task(tasks[task_id], task_id,
+                                       partial(predictive_entropy, config, post, task_id, heads))
+        end_of_task(config, run_, models(task_id + 1), predict, heads, task_id, state,
+                    None if coresets is None else coresets.state())
 
     # --- final report ---
     return end_of_run(config, run_, models(T), predict, heads, state)

@@ -21,9 +21,11 @@ import torch
 from torch import Tensor, nn
 
 from data.dataset import Dataset, derive_seed
+from probabilistic.classification.evaluate import validate
 from probabilistic.classification.ewc_runner import EWCNet
 from probabilistic.classification.families import build_main_net
 from probabilistic.classification.phases import end_of_run, end_of_task, setup_run
+from probabilistic.classification.schedulers import EpochSchedulers
 from probabilistic.classification.training import check_finite, clip_gradients, make_optimizer
 from probabilistic.ewc import LaplacePosterior
 from probabilistic.heads import Heads
@@ -55,6 +57,12 @@ def train_all(config, env: RunEnv, net: EWCNet, tasks: list[Dataset], heads: Hea
     num_total = int(sizes.sum())
     n_iter = config.n_iter if config.epochs == -1 else config.epochs * int(np.ceil(num_total / config.batch_size))
     rng = np.random.RandomState(derive_seed(config.random_seed, 2000))
+
+    def val_accuracy() -> float:  # plateau scheduler: mean validation accuracy over the tasks
+        return float(np.mean([validate(env, lambda x: net(x)[None], task, t, heads, -1, log=False)
+                              for t, task in enumerate(tasks)]))
+
+    schedulers = EpochSchedulers(config, optimizer, int(np.ceil(num_total / config.batch_size)), val_accuracy)
     net.train()
     for it in progress(range(n_iter), desc="multitask"):
         optimizer.zero_grad()
@@ -64,6 +72,7 @@ def train_all(config, env: RunEnv, net: EWCNet, tasks: list[Dataset], heads: Hea
         m["loss"].backward()
         clip_gradients(config, net.parameters())
         optimizer.step()
+        schedulers.after_step(it)
         if itstime(it, 50):
             for name, value in m.items():
                 env.writer.add_scalar(f"train/{name}", value.item(), it)

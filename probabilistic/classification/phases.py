@@ -108,9 +108,9 @@ def end_of_run(config: argparse.Namespace, run: Run, models: Sequence[object], p
     write_summary(env.out_dir, summary)
     if config.store_final_model:
         save_final_model(env.out_dir, state)
+    figures = f"; figures: {env.out_dir / 'gmm_maps.png'}" if run.family == "gmm" else ""
     env.logger.info(f"Finished. CL1 (task given) {summary['acc_avg_task_given']:.2f} %, entropy-inferred "
                     f"{summary['acc_avg_task_inferred_ent']:.2f} %, final scenario accuracy "
-                    f"{summary['acc_avg_final']:.2f} %. Summary: {env.out_dir / 'performance_overview.txt'}; "
-                    f"figures: {env.out_dir / 'gmm_maps.png'}")
+                    f"{summary['acc_avg_final']:.2f} %. Summary: {env.out_dir / 'performance_overview.txt'}{figures}")
     env.close()
     return summary

@@ -18,6 +18,7 @@ unless ``--fix_dist_reg_normalization``.
 from __future__ import annotations
 
 import argparse
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -28,15 +29,28 @@ from data.dataset import Dataset, derive_seed
 from hnets.chunked_hmlp import ChunkedHMLP
 from hnets.hmlp import HMLP
 from hnets.init import custom_hnet_init_ as generic_hnet_init_
-from probabilistic.classification.evaluate import validate
+from probabilistic.args import mode_of
+from probabilistic.classification.batchnorm_stats import checkpoint_task_stats, with_task_stats
+from probabilistic.classification.coreset_finetune import finetune_on_coresets
+from probabilistic.classification.coresets import (
+    Coresets,
+    ReplayBatch,
+    build_up_front,
+    coreset_regularizer_batch,
+    experience_replay_batch,
+)
+from probabilistic.classification.evaluate import EVAL_SEED, test_inputs, validate
 from probabilistic.classification.families import build_main_net
 from probabilistic.classification.kl_schedule import kl_factor
 from probabilistic.classification.phases import end_of_run, end_of_task, setup_run
+from probabilistic.classification.schedulers import EpochSchedulers
 from probabilistic.classification.state import latest_task, load_task_state
+from probabilistic.classification.supsup import check_supsup, infer_tasks, supsup_summary
 from probabilistic.classification.training import (
     check_finite,
     clip_gradients,
     cross_entropy_over_samples,
+    iterations_per_epoch,
     make_optimizer,
     num_iterations,
 )
@@ -56,23 +70,29 @@ from utils.run_env import RunEnv
 def check_supported(config: argparse.Namespace) -> None:
     """Reject options this runner does not implement yet (none is used by a GMM README command)."""
     unsupported = {
-        "coreset_size": config.coreset_size != -1, "final_coresets_finetune": config.final_coresets_finetune,
-        "coresets_for_experience_replay": config.coresets_for_experience_replay,
-        "distill_iter": config.distill_iter != -1, "supsup_task_inference": config.supsup_task_inference,
+        "distill_iter": config.distill_iter != -1,
         "calibrate_temp": config.calibrate_temp, "training_set_size": config.training_set_size != -1,
         "hnet_out_masking": config.hnet_out_masking != 0, "hnet_specnorm": config.hnet_specnorm,
-        "batchnorm": config.batchnorm, "plateau_lr_scheduler": config.plateau_lr_scheduler,
-        "lambda_lr_scheduler": config.lambda_lr_scheduler,
+        "batchnorm": config.batchnorm,
     }
     for flag, used in unsupported.items():
         if used:
             raise ConfigError(f"--{flag} is not supported by the classification BbB runner yet "
-                              "(no GMM README command uses it)")
+                              "(no README command needs it)")
     if not config.mnet_only and config.hnet_type not in ("hmlp", "chunked_hmlp"):
         raise ConfigError(f"--hnet_type={config.hnet_type} is not supported; use hmlp or chunked_hmlp")
     if config.hyper_gauss_init and config.hnet_type != "hmlp" and not config.mnet_only:
         raise ConfigError("--hyper_gauss_init is implemented for --hnet_type=hmlp only")
-    parse_int_list(config.mlp_arch, "mlp_arch")
+    if config.final_coresets_finetune:
+        if config.coreset_size == -1:
+            raise ConfigError("--final_coresets_finetune needs coresets: set --coreset_size")
+        if posterior_kind(config) != "gaussian" or config.train_from_scratch:
+            raise ConfigError("--final_coresets_finetune is only implemented for Gaussian (BbB) posteriors without "
+                              "--radial_bnn, --mean_only or --train_from_scratch (as the original)")
+        if mode_of(config.parser_mode)[1] == "perm":
+            raise ConfigError("--final_coresets_finetune cannot remove coreset samples from PermutedMNIST training "
+                              "sets (not supported by the original either)")
+    parse_int_list(vars(config).get("mlp_arch", ""), "mlp_arch")  # (the ZenkeNet scripts have no --mlp_arch)
     parse_int_list(config.hmlp_arch, "hmlp_arch")
 
 
@@ -152,20 +172,52 @@ def regularizer(config, posterior: WeightPosterior, prev: list[int], targets: Te
 
 
 def train_step(config, posterior: WeightPosterior, x: Tensor, labels: Tensor, task_id: int, heads: Heads,
-               num_train: int, kl_weight: float, prior: tuple | None, reg: Tensor) -> dict[str, Tensor]:
-    """Loss terms of one iteration on batch ``x [B, I]``, ``labels [B]`` (local class ids)."""
+               num_train: int, kl_weight: float, prior: tuple | None, reg: Tensor,
+               replay: ReplayBatch | None = None) -> dict[str, Tensor]:
+    """Loss terms of one iteration on batch ``x [B, I]``, ``labels [B]`` (local class ids); coreset inputs of
+    ``replay`` go through the same weight samples in the same pass (separately with batch norm)."""
     raw = posterior.raw([task_id])  # [1, outputs]: one hypernetwork call per iteration
     loss_kl = prior_matching(posterior, raw, config.prior_variance, config.num_kl_samples, prior)
-    logits = posterior.predict(x, raw, config.train_sample_size, lrt=config.local_reparam_trick)[0]  # [S, B, O]
+    S, lrt = config.train_sample_size, config.local_reparam_trick
+    if replay is None:
+        logits = posterior.predict(x, raw, S, lrt=lrt)[0]  # [S, B, O]
+    elif config.batchnorm:  # batch statistics of the training batch alone
+        logits = posterior.predict(x, raw, S, lrt=lrt)[0]
+        replay_logits = posterior.predict(replay.inputs, raw, S, lrt=lrt)[0]
+    else:
+        both = posterior.predict(torch.cat([x, replay.inputs]), raw, S, lrt=lrt)[0]
+        logits, replay_logits = both[:, :x.shape[0]], both[:, x.shape[0]:]
     allowed = heads.logits(logits, task_id, num_trained=task_id + 1)  # [S, B, W]
     ce, acc = cross_entropy_over_samples(allowed, heads.targets(labels, task_id))
     loss_nll = num_train * ce
     loss = kl_weight * loss_kl + loss_nll + config.beta * reg
-    return {"loss": loss, "loss_kl": loss_kl, "loss_nll": loss_nll, "regularizer": reg, "accuracy": acc}
+    terms = {"loss_kl": loss_kl, "loss_nll": loss_nll, "regularizer": reg, "accuracy": acc}
+    if replay is not None:
+        terms[replay.name] = replay.loss(replay_logits)
+        loss = loss + config.coreset_reg * terms[replay.name]
+    return {"loss": loss, **terms}
+
+
+def replay_batch(config, posterior: WeightPosterior, coresets: Coresets | None, task_id: int, heads: Heads,
+                 teacher_raw: Tensor | None) -> ReplayBatch | None:
+    """This iteration's coreset inputs: experience replay (distillation from ``teacher_raw``), the coreset
+    regulariser (old tasks, t > 0; not with final fine-tuning), or None."""
+    if coresets is None or config.final_coresets_finetune:
+        return None
+    if config.coresets_for_experience_replay:
+        if task_id == 0:
+            return None
+        teacher = lambda x: posterior.predict(x, teacher_raw, 1)[0, 0]  # noqa: E731
+        return experience_replay_batch(coresets, task_id, heads, teacher, config.coreset_batch_size,
+                                       config.fix_coreset_size)
+    if task_id == 0 and not config.past_and_future_coresets:
+        return None
+    return coreset_regularizer_batch(coresets, task_id, heads, config.coreset_batch_size,
+                                     config.past_and_future_coresets)
 
 
 def train_task(config, env: RunEnv, posterior: WeightPosterior, task: Dataset, task_id: int, heads: Heads,
-               targets: Tensor | None, prior: tuple | None) -> None:
+               targets: Tensor | None, prior: tuple | None, coresets: Coresets | None = None) -> None:
     """Optimise the posterior of task ``task_id`` (a new optimizer per task, as the original)."""
     optimizer = make_optimizer(config, posterior.parameters())
     n_iter = num_iterations(config, task.num_train)
@@ -176,6 +228,14 @@ def train_task(config, env: RunEnv, posterior: WeightPosterior, task: Dataset, t
         masks = regularizer_mask(posterior.mnet, heads, list(range(heads.num_tasks)), gaussian).to(targets.device)
     rng = np.random.RandomState(derive_seed(config.random_seed, 1000 + task_id))  # regularised-task subsets
     lrt_test = config.local_reparam_trick and not config.disable_lrt_test
+    teacher_raw = posterior.raw([task_id]).detach().clone() if coresets is not None else None  # ER snapshot
+
+    def val_accuracy() -> float:  # plateau scheduler: deterministic weight samples
+        gen = torch.Generator(device=env.device).manual_seed(EVAL_SEED)
+        return validate(env, lambda x: posterior.predict(x, posterior.raw([task_id]), config.val_sample_size, gen,
+                                                         lrt=lrt_test)[0], task, task_id, heads, -1, log=False)
+
+    schedulers = EpochSchedulers(config, optimizer, iterations_per_epoch(config, task.num_train), val_accuracy)
     posterior.train()
     for it in progress(range(n_iter), desc=f"task {task_id + 1}"):
         if itstime(it, config.val_iter):
@@ -190,14 +250,26 @@ def train_task(config, env: RunEnv, posterior: WeightPosterior, task: Dataset, t
             prev = list(tasks_to_regularize(task_id, config.hnet_reg_batch_size, rng))
             reg = regularizer(config, posterior, prev, targets, masks, task_id)
         m = train_step(config, posterior, batch.inputs, batch.targets, task_id, heads, task.num_train,
-                       kl_factor(it, n_iter, config.kl_scale, config.kl_schedule), prior, reg)
+                       kl_factor(it, n_iter, config.kl_scale, config.kl_schedule), prior, reg,
+                       replay_batch(config, posterior, coresets, task_id, heads, teacher_raw))
         check_finite(m["loss"], task_id, it, m)
         m["loss"].backward()
         clip_gradients(config, posterior.parameters())
         optimizer.step()
+        schedulers.after_step(it)
         if itstime(it, 50):
             for name, value in m.items():
                 env.writer.add_scalar(f"train/task_{task_id}/{name}", value.item(), it)
+
+
+@torch.no_grad()
+def predictive_entropy(config, posterior: WeightPosterior, task_id: int, heads: Heads, x: Tensor) -> Tensor:
+    """Normalised entropy ``[K]`` of task ``task_id``'s predictive distribution on ``x`` (shared-coreset update)."""
+    gen = torch.Generator(device=x.device).manual_seed(EVAL_SEED)
+    lrt = config.local_reparam_trick and not config.disable_lrt_test
+    out = posterior.predict(x, posterior.raw([task_id]), config.val_sample_size, gen, lrt=lrt)[0]
+    p = heads.logits(out, task_id, task_id + 1).softmax(-1).mean(0)
+    return -(p * p.clamp_min(1e-5).log()).sum(-1)
 
 
 @torch.no_grad()
@@ -206,6 +278,39 @@ def previous_posterior(posterior: WeightPosterior, task_id: int) -> tuple[Tensor
     classification trainer; spec §6.2.15)."""
     mean, std = posterior.mean_std(posterior.raw([task_id - 1]))
     return mean.detach().clone(), std.detach().clone()
+
+
+def supsup_task_inference(config: argparse.Namespace, posterior: WeightPosterior, tasks: list[Dataset],
+                          heads: Heads) -> dict:
+    """``--supsup_task_inference`` on the test sets of all tasks (summary keys appended after ``finished``)."""
+    posterior.eval()
+    x, _, true_task = test_inputs(tasks, list(range(len(tasks))), heads)
+    lrt = config.local_reparam_trick and not config.disable_lrt_test
+    inferred = infer_tasks(posterior, x, len(tasks), heads, config.supsup_grad_steps, config.supsup_lr,
+                           config.val_sample_size, config.val_batch_size, lrt)
+    return supsup_summary(inferred, true_task, len(tasks))
+
+
+def built_up_front(config: argparse.Namespace) -> bool:
+    """Coresets of all tasks exist before training (final fine-tuning, experience replay, past+future)."""
+    return config.final_coresets_finetune or config.coresets_for_experience_replay or config.past_and_future_coresets
+
+
+def make_coresets(config: argparse.Namespace, tasks: list[Dataset]) -> Coresets | None:
+    """``--coreset_size`` coresets (None if -1); built now if :func:`built_up_front` (removing the samples from the
+    training sets for final fine-tuning)."""
+    if config.coreset_size == -1:
+        return None
+    coresets = Coresets(len(tasks), config.coreset_size, config.per_task_coreset, config.random_seed)
+    if built_up_front(config):
+        build_up_front(coresets, tasks, remove=config.final_coresets_finetune)
+    return coresets
+
+
+def checkpoint_tensors(prior: tuple | None, coresets: Coresets | None) -> dict[str, Tensor]:
+    """Tensors besides the networks that a resumed run needs: the VCL prior and the coresets."""
+    extra = {} if prior is None else {"prior_mean": prior[0], "prior_std": prior[1]}
+    return extra if coresets is None else {**extra, **coresets.state()}
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -225,17 +330,20 @@ def run(config: argparse.Namespace, script_dir: str | Path | None = None, argv: 
         return build_posterior(config, family, tasks[0].in_dim, heads, device)
 
     posteriors = nn.ModuleList([new_posterior()])
+    if config.supsup_task_inference:
+        check_supsup(posteriors[0], config.train_from_scratch)
     main, hyper = num_weights(posteriors[0])
     run_.summary.update(num_weights_main=main, num_weights_hyper=hyper,
                         num_weights_hm_ratio=hyper / main if hyper > 0 else -1)
     env.logger.info(f"Main network: {main} posterior parameters; hypernetwork: {hyper} weights.")
-    predict = predict_fn(config)
+    predict = with_task_stats(predict_fn(config), config, posteriors[0].mnet)  # model j: task j's BN statistics
+    coresets = make_coresets(config, tasks)
 
     def models(n: int) -> list[WeightPosterior]:  # model j = posterior of task j
         return [posteriors[j] if config.train_from_scratch else posteriors[0] for j in range(n)]
 
     # --- resume from the last complete task checkpoint, if any ---
-    start, prior = 0, None
+    start, prior, finetuned = 0, None, False
     last = latest_task(env.out_dir, T)
     if last >= 0:
         while len(posteriors) < (last + 1 if config.train_from_scratch else 1):
@@ -243,6 +351,9 @@ def run(config: argparse.Namespace, script_dir: str | Path | None = None, argv: 
         tensors, meta = load_task_state(env.out_dir, last, posteriors, device)
         run_.summary = meta["summary"]
         prior = (tensors["prior_mean"], tensors["prior_std"]) if "prior_mean" in tensors else None
+        if coresets is not None:
+            coresets.load_state(tensors)
+        finetuned = meta.get("finetuned", False)
         start = last + 1
         env.logger.info(f"Resuming after task {start} from {env.out_dir / 'checkpoints'}.")
 
@@ -260,9 +371,21 @@ def run(config: argparse.Namespace, script_dir: str | Path | None = None, argv: 
             prior = previous_posterior(current, task_id)
         env.logger.info(f"Training task {task_id + 1}/{T} for "
                         f"{num_iterations(config, tasks[task_id].num_train)} iterations.")
-        train_task(config, env, current, tasks[task_id], task_id, heads, targets, prior)
-        extra = {} if prior is None else {"prior_mean": prior[0], "prior_std": prior[1]}
-        end_of_task(config, run_, models(task_id + 1), predict, heads, task_id, posteriors, extra)
+        train_task(config, env, current, tasks[task_id], task_id, heads, targets, prior, coresets)
+        if coresets is not None and not built_up_front(config):
+            coresets.update_after_task(tasks[task_id], task_id,
+                                       partial(predictive_entropy, config, current, task_id, heads))
+        checkpoint_task_stats(config, current.mnet, task_id)
+        end_of_task(config, run_, models(task_id + 1), predict, heads, task_id, posteriors,
+                    checkpoint_tensors(prior, coresets))
 
-    # --- final report ---
+    # --- final coreset fine-tuning and a second full test ---
+    if config.final_coresets_finetune and not finetuned:
+        finetune_on_coresets(config, env, posteriors[-1], coresets, heads)
+        end_of_task(config, run_, models(T), predict, heads, T - 1, posteriors, checkpoint_tensors(prior, coresets),
+                    {"finetuned": True})
+
+    # --- SupSup task inference on all test sets, then the final report ---
+    if config.supsup_task_inference:
+        run_.summary.update(supsup_task_inference(config, posteriors[-1], tasks, heads))
     return end_of_run(config, run_, models(T), predict, heads, posteriors)

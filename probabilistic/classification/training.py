@@ -32,10 +32,15 @@ def make_optimizer(config: argparse.Namespace, params: Iterable[Tensor], lr: flo
     return torch.optim.SGD(params, lr=lr, momentum=config.momentum, weight_decay=wd)
 
 
+def iterations_per_epoch(config: argparse.Namespace, num_train: int) -> int:
+    """``ceil(N_train / batch_size)``."""
+    return math.ceil(num_train / config.batch_size)
+
+
 def num_iterations(config: argparse.Namespace, num_train: int) -> int:
     """``n_iter``, or ``epochs * ceil(N_train / batch_size)`` if ``--epochs`` is set."""
     if config.epochs != -1:
-        return config.epochs * math.ceil(num_train / config.batch_size)
+        return config.epochs * iterations_per_epoch(config, num_train)
     return config.n_iter
 
 

@@ -108,7 +108,7 @@ def test_distribution_regularizer_double_normalisation_and_its_fix():
     assert values[True] > 0 and values[False] == pytest.approx(values[True] / 2)  # divided again by t = 2
 
 
-@pytest.mark.parametrize("mode, flag", [("gmm_bbb", "--coreset_size=5"), ("gmm_bbb", "--supsup_task_inference"),
+@pytest.mark.parametrize("mode, flag", [("gmm_bbb", "--calibrate_temp"), ("gmm_bbb", "--distill_iter=5"),
                                         ("gmm_avb", "--dis_net_type=chunked_mlp")])
 def test_unimplemented_options_fail_with_one_line_naming_the_flag(tmp_path, capsys, mode, flag):
     with pytest.raises(SystemExit) as exc:

@@ -1,0 +1,152 @@
+"""Training seconds per iteration of the Split MNIST README commands PR-Dirac and PR-BbB (small MLP, K = 10):
+our vectorised path vs. the same code with per-sample loops, start-up time and peak memory, in one run.
+
+Run: ``python benchmarks/bench_training.py [--data_dir ../shared/data] [--n_iter 300] [--device cpu]``.
+
+Each measurement runs the real launcher ``probabilistic/prob_mnist/train_split_bbb.py`` with the README command
+(``--n_iter`` shortened, no validation during training) in a fresh child process, so start-up and peak memory are
+those of a user's run. The loop variant patches the two places the original loops over: the K weight samples go
+through the main network one at a time, and the hypernetwork output regulariser calls the hypernetwork once per
+previous task. Reported per configuration:
+
+* ``s/iter``: mean wall time of the training iterations of all 5 tasks (test phases excluded);
+* ``start-up``: launcher call to the end of the first training step (parsing, out_dir, data loading from the
+  cache, network construction); ``imports``: ``import torch`` and our modules, before that;
+* ``peak RSS``: the child's maximum resident memory (GB).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+#: README commands (spec §5, SplitMNIST small MLP rows), verbatim.
+COMMANDS = {
+    "PR-Dirac": "--kl_scale=0 --kl_schedule=0 --regularizer=mse --train_sample_size=1 --val_sample_size=1 "
+                "--momentum=-1 --chmlp_chunk_size=8000 --beta=10.0 --cl_scenario=3 --split_head_cl3 --num_tasks=5 "
+                "--num_classes_per_task=2 --batch_size=32 --n_iter=5000 --lr=0.0005 --use_adam --clip_grad_norm=-1 "
+                "--net_type=mlp --mlp_arch=\"100,100\" --net_act=relu --dropout_rate=-1 --hnet_type=chunked_hmlp "
+                "--hmlp_arch=\"10,10,10,10\" --cond_emb_size=32 --chunk_emb_size=\"32\" --std_normal_temb=1.0 "
+                "--std_normal_emb=0.1 --mean_only",
+    "PR-BbB": "--momentum=-1 --chmlp_chunk_size=2500 --beta=100.0 --cl_scenario=3 --split_head_cl3 --num_tasks=5 "
+              "--num_classes_per_task=2 --regularizer=w2 --batch_size=128 --n_iter=5000 --lr=0.0001 --use_adam "
+              "--clip_grad_norm=-1 --train_sample_size=10 --prior_variance=1.0 --kl_scale=0.0001 --net_type=mlp "
+              "--mlp_arch=\"100,100\" --net_act=relu --dropout_rate=-1 --hnet_type=chunked_hmlp --hmlp_arch=\"\" "
+              "--cond_emb_size=32 --chunk_emb_size=\"32\" --use_cond_chunk_embs --std_normal_temb=0.1 "
+              "--std_normal_emb=0.1",
+}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The per-sample-loop variant
+# ---------------------------------------------------------------------------------------------------------------
+def patch_loops() -> None:
+    """Make the runner loop over weight samples and over previous tasks, as the original does."""
+    import torch
+
+    from probabilistic.classification import runner
+    from probabilistic.posterior import WeightPosterior
+
+    batched_predict = WeightPosterior.predict
+
+    def predict_loop(self, x, raw, num_samples, generator=None, lrt=False):
+        outs = [batched_predict(self, x, raw, 1, generator, lrt) for _ in range(num_samples)]
+        return torch.cat(outs, dim=1)  # [N, K, B, O]
+
+    batched_regularizer = runner.regularizer
+
+    def regularizer_loop(config, posterior, prev, targets, masks, task_id):
+        parts = [batched_regularizer(config, posterior, [j], targets, masks, task_id) for j in prev]
+        return torch.stack(parts).mean()
+
+    WeightPosterior.predict = predict_loop
+    runner.regularizer = regularizer_loop
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# One measurement (child process)
+# ---------------------------------------------------------------------------------------------------------------
+def measure(name: str, loop: bool, data_dir: str, n_iter: int, device: str) -> dict:
+    """Run the launcher once; returns s/iter, start-up (imports excluded; they are reported separately) and peak
+    RSS."""
+    t_import = time.perf_counter()
+    import torch
+
+    from probabilistic.classification import runner
+    from probabilistic.prob_mnist import train_split_bbb
+
+    import_s = time.perf_counter() - t_import
+
+    if loop:
+        patch_loops()
+    timings = {"train": 0.0, "iters": 0, "first_step": None}
+    train_task, train_step = runner.train_task, runner.train_step
+
+    def timed_train_task(config, *args, **kwargs):
+        t0 = time.perf_counter()
+        train_task(config, *args, **kwargs)
+        if device == "cuda":
+            torch.cuda.synchronize()
+        timings["train"] += time.perf_counter() - t0
+        timings["iters"] += config.n_iter
+
+    def first_step(*args, **kwargs):
+        out = train_step(*args, **kwargs)
+        if timings["first_step"] is None:
+            timings["first_step"] = time.perf_counter() - start
+        return out
+
+    runner.train_task, runner.train_step = timed_train_task, first_step
+    argv = shlex.split(COMMANDS[name]) + [f"--n_iter={n_iter}", f"--val_iter={10 * n_iter}",
+                                         "--during_acc_criterion=-1", f"--data_dir={data_dir}",
+                                         f"--out_dir={tempfile.mkdtemp()}"]
+    argv += ["--use_cuda"] if device == "cuda" else ["--no_cuda"]
+    start = time.perf_counter()
+    summary = train_split_bbb.main(argv)
+    rss_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+    return {"s_per_iter": timings["train"] / timings["iters"], "startup_s": timings["first_step"],
+            "import_s": import_s, "peak_rss_gb": rss_gb, "cl1": summary["acc_avg_task_given"]}
+
+
+def run_child(name: str, loop: bool, args: argparse.Namespace) -> dict:
+    cmd = [sys.executable, __file__, "--child", name, "--data_dir", args.data_dir, "--n_iter", str(args.n_iter),
+           "--device", args.device] + (["--loop"] if loop else [])
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data_dir", default=str(ROOT.parent / "shared" / "data"))
+    parser.add_argument("--n_iter", type=int, default=300, help="iterations per task (5 tasks)")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--loop", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(measure(args.child, args.loop, args.data_dir, args.n_iter, args.device)))
+        return
+    print(f"Split MNIST, small MLP, {args.n_iter} iterations x 5 tasks, device {args.device}")
+    print(f"{'command':10s} {'variant':11s} {'s/iter':>9s} {'start-up s':>11s} {'imports s':>10s} "
+          f"{'peak RSS GB':>12s} {'CL1 %':>7s}")
+    for name in COMMANDS:
+        res = {}
+        for loop in (False, True):
+            r = res[loop] = run_child(name, loop, args)
+            print(f"{name:10s} {'loop' if loop else 'vectorised':11s} {r['s_per_iter']:9.4f} {r['startup_s']:11.2f} "
+                  f"{r['import_s']:10.2f} {r['peak_rss_gb']:12.2f} {r['cl1']:7.2f}")
+        print(f"{name:10s} speed-up of the vectorised path: {res[True]['s_per_iter'] / res[False]['s_per_iter']:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
