@@ -5,7 +5,8 @@ N(0, ``std_normal_temb``²) — or N(0, ``std_normal_init``²) weights with ``--
 ``--hyper_gauss_init``: hyperfan-style init such that, at initialisation, the generated means have variance
 0.1²/3 and the generated raw ρ variance 0.5²/3 (those of the Gaussian main network's own init): the output layer
 weights are zero and its biases are drawn with these variances; with ``--keep_orig_init`` the hyperfan-in init of
-the mean outputs is kept.
+the mean outputs is kept. For a chunked hypernetwork (:func:`gauss_chunked_hyperfan_init_`) the chunk embeddings
+carry these variances instead (chunked hyperfan-in, Xavier variant; ``--keep_orig_init`` has no effect there).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from hnets.chunked_hmlp import ChunkedHMLP
+from hnets.chunked_hyperfan import chunked_hyperfan_init_
 from hnets.hmlp import HMLP
 from hnets.hyperfan import hyperfan_in_init_
 
@@ -53,3 +56,17 @@ def gauss_hyperfan_init_(hnet: HMLP, mnet_meta: list[dict], std_normal_temb: flo
     if not mean_only:
         overrides.update({n + t: (0.0, 0.0, 0.0, RHO_INIT_VAR) for t in range(n)})
     hyperfan_in_init_(hnet, target_meta, cond_var=std_normal_temb**2, use_xavier=True, overrides=overrides)
+
+
+@torch.no_grad()
+def gauss_chunked_hyperfan_init_(hnet: ChunkedHMLP, mnet_meta: list[dict], std_normal_temb: float = 1.0,
+                                 mean_only: bool = False) -> None:
+    """``--hyper_gauss_init`` for a :class:`~hnets.chunked_hmlp.ChunkedHMLP` (spec §2.3): task embeddings
+    N(0, ``std_normal_temb``²), then chunked hyperfan-in (Xavier variant, ``cond_var = std_normal_temb²``) with
+    target variances 0.1²/3 for the means and 0.5²/3 for the raw ρ."""
+    for i in hnet.task_emb_ids:
+        hnet.owned_param(i).normal_(0.0, std_normal_temb)
+    n = len(mnet_meta)
+    target_meta = list(mnet_meta) if mean_only else list(mnet_meta) + list(mnet_meta)
+    variances = [MEAN_INIT_VAR] * n + ([] if mean_only else [RHO_INIT_VAR] * n)
+    chunked_hyperfan_init_(hnet, target_meta, use_xavier=True, cond_var=std_normal_temb**2, target_vars=variances)

@@ -190,18 +190,23 @@ def build_implicit_posterior(mnet: MainNet, num_tasks: int, imp_kwargs: dict, hh
 
 @torch.no_grad()
 def imp_hyperfan_init_(imp: ImplicitHnet, mnet_meta: Sequence[dict], latent_std: float = 1.0) -> None:
-    """Hyperfan-in init (Kaiming variant) of an implicit hypernetwork that owns its weights (MLP layout).
+    """Hyperfan-in init (Kaiming variant) of an implicit hypernetwork that owns its weights, for input variance
+    ``latent_std²``.
 
-    The implicit hypernetwork has the layout of an ``HMLP`` with only an unconditional input, so an HMLP of that
-    configuration is initialised with :func:`~hnets.hyperfan.hyperfan_in_init_` (input variance ``latent_std²``)
-    and its parameters are copied over.
+    A template with the same layout (an ``HMLP`` with only an unconditional input, or a ``ChunkedHMLP``) is
+    initialised with :func:`~hnets.hyperfan.hyperfan_in_init_` or
+    :func:`~hnets.chunked_hyperfan.chunked_hyperfan_init_` and its parameters are copied over.
     """
-    if not isinstance(imp.core, MLP):
-        raise ConfigError("--hyper_fan_init is only implemented for --imp_hnet_type=hmlp with own weights")
     core = imp.core
-    template = HMLP(imp.target_shapes, uncond_in_size=imp.latent_dim, cond_in_size=0, layers=core.hidden_layers,
-                    use_bias=core.has_bias, num_cond_embs=0)
-    hyperfan_in_init_(template, mnet_meta, uncond_var=latent_std**2)
+    if isinstance(core, MLP):
+        template = HMLP(imp.target_shapes, uncond_in_size=imp.latent_dim, cond_in_size=0, layers=core.hidden_layers,
+                        use_bias=core.has_bias, num_cond_embs=0)
+        hyperfan_in_init_(template, mnet_meta, uncond_var=latent_std**2)
+    else:
+        template = ChunkedHMLP(imp.target_shapes, core.chunk_size, core.chunk_emb_size,
+                               uncond_in_size=imp.latent_dim, cond_in_size=0, layers=core.layers,
+                               use_bias=core.mlp.has_bias, num_cond_embs=0)
+        chunked_hyperfan_init_(template, mnet_meta, uncond_var=latent_std**2)
     for dst, src in zip(imp.internal_params, template.internal_params, strict=True):
         dst.copy_(src)
 

@@ -54,7 +54,7 @@ from probabilistic.classification.training import (
     make_optimizer,
     num_iterations,
 )
-from probabilistic.gauss_hnet_init import custom_hnet_init_, gauss_hyperfan_init_
+from probabilistic.gauss_hnet_init import custom_hnet_init_, gauss_chunked_hyperfan_init_, gauss_hyperfan_init_
 from probabilistic.gaussian import gaussian_regularizer
 from probabilistic.heads import Heads, regularizer_mask
 from probabilistic.posterior import WeightPosterior, prior_matching
@@ -81,8 +81,6 @@ def check_supported(config: argparse.Namespace) -> None:
                               "(no README command needs it)")
     if not config.mnet_only and config.hnet_type not in ("hmlp", "chunked_hmlp"):
         raise ConfigError(f"--hnet_type={config.hnet_type} is not supported; use hmlp or chunked_hmlp")
-    if config.hyper_gauss_init and config.hnet_type != "hmlp" and not config.mnet_only:
-        raise ConfigError("--hyper_gauss_init is implemented for --hnet_type=hmlp only")
     if config.final_coresets_finetune:
         if config.coreset_size == -1:
             raise ConfigError("--final_coresets_finetune needs coresets: set --coreset_size")
@@ -123,7 +121,10 @@ def build_posterior(config: argparse.Namespace, family: str, in_dim: int, heads:
     if not config.mnet_only:
         shapes = mnet.param_shapes if kind == "dirac" else mnet.param_shapes + mnet.param_shapes
         hnet = make_hnet(config, shapes, heads.num_tasks)
-        if config.hyper_gauss_init:
+        if config.hyper_gauss_init and isinstance(hnet, ChunkedHMLP):
+            gauss_chunked_hyperfan_init_(hnet, mnet.param_shapes_meta, config.std_normal_temb,
+                                         mean_only=kind == "dirac")
+        elif config.hyper_gauss_init:
             gauss_hyperfan_init_(hnet, mnet.param_shapes_meta, config.std_normal_temb, config.keep_orig_init,
                                  mean_only=kind == "dirac")
         elif isinstance(hnet, HMLP):

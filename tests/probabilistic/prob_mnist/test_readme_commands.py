@@ -24,7 +24,7 @@ SHORT = ["--n_iter=2", "--val_iter=1000", "--loglevel_info"]
 #: Features the runners reject for now (exit 2, one line naming the flag); issue 6 follow-ups.
 NOT_YET = {"distill_iter", "calibrate_temp", "training_set_size", "hnet_out_masking",
            "hnet_specnorm", "batchnorm", "full_support_perturbation", "hh_hnet_type", "no_hhnet",
-           "hyper_gauss_init", "hyper_fan_init"}
+           }
 #: The tiny MNIST has 40 training images per SplitMNIST task: README coresets (100-500 per task) shrink to 5.
 TINY_CORESET = "--coreset_size=5"
 
