@@ -1,13 +1,8 @@
 """Behaviour of the classification runners on the GMM tasks: learning, forgetting, resume, exit codes, multitask."""
 
-import importlib
-import shlex
-from pathlib import Path
-
 import pytest
 import torch
 
-from probabilistic.classification import plots
 from probabilistic.classification.summary_keys import MT_KEYS
 
 DIRAC = ("--kl_scale=0 --kl_schedule=0 --train_sample_size=1 --val_sample_size=1 --cl_scenario=2 "
@@ -15,18 +10,7 @@ DIRAC = ("--kl_scale=0 --kl_schedule=0 --train_sample_size=1 --val_sample_size=1
 BBB = "--cl_scenario=3 --split_head_cl3 --use_adam --lr=0.005 --train_sample_size=3 --val_sample_size=3"
 
 
-def run_gmm(mode: str, args: str, out_dir: Path, extra: list[str]) -> dict:
-    """``main(argv)`` of ``probabilistic/prob_gmm/train_<mode>.py``."""
-    launcher = importlib.import_module(f"probabilistic.prob_gmm.train_{mode}")
-    return launcher.main(shlex.split(args) + extra + [f"--out_dir={out_dir}", "--loglevel_info"])
-
-
-@pytest.fixture(autouse=True)
-def small_grid(monkeypatch):
-    monkeypatch.setattr(plots, "GRID_SIZE", 30)
-
-
-def test_hnet_regulariser_prevents_forgetting_that_fine_tuning_shows(tmp_path):
+def test_hnet_regulariser_prevents_forgetting_that_fine_tuning_shows(run_gmm, tmp_path):
     # CL2 (one shared head): PR-Dirac keeps every task's solution, a fine-tuned main network overwrites them
     budget = ["--n_iter=150", "--val_iter=1000"]
     protected = run_gmm("gmm_bbb", DIRAC + " --beta=0.05", tmp_path / "pr", budget)
@@ -44,7 +28,7 @@ def test_hnet_regulariser_prevents_forgetting_that_fine_tuning_shows(tmp_path):
     ("gmm_ssge_pf", "--cl_scenario=3 --split_head_cl3 --use_adam --train_sample_size=4 --ssge_sample_size=6 "
                     "--val_sample_size=4"),
 ], ids=["bbb", "ewc", "avb", "ssge_pf"])
-def test_resume_after_interruption_reproduces_the_uninterrupted_run(tmp_path, mode, args):
+def test_resume_after_interruption_reproduces_the_uninterrupted_run(run_gmm, tmp_path, mode, args):
     budget = ["--n_iter=20", "--val_iter=1000"]
     full = run_gmm(mode, args, tmp_path / "full", budget)
     run_gmm(mode, args, tmp_path / "cut", budget)
@@ -56,7 +40,7 @@ def test_resume_after_interruption_reproduces_the_uninterrupted_run(tmp_path, mo
     assert resumed["acc_task_given_during"] == pytest.approx(full["acc_task_given_during"])
 
 
-def test_during_acc_criterion_exits_with_code_1_and_leaves_finished_0(tmp_path, capsys):
+def test_during_acc_criterion_exits_with_code_1_and_leaves_finished_0(run_gmm, tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         run_gmm("gmm_bbb", BBB + " --during_acc_criterion=101", tmp_path / "r", ["--n_iter=5"])
     assert exc.value.code == 1
@@ -65,7 +49,7 @@ def test_during_acc_criterion_exits_with_code_1_and_leaves_finished_0(tmp_path, 
     assert "finished 0" in text
 
 
-def test_partial_tests_and_store_final_model(tmp_path):
+def test_partial_tests_and_store_final_model(run_gmm, tmp_path):
     s = run_gmm("gmm_bbb", BBB + " --full_test_interval=5 --store_final_model --mnet_only", tmp_path / "r",
                 ["--n_iter=10", "--val_iter=1000"])
     assert s["finished"] == 1 and all(a >= 0 for a in s["acc_task_given"])  # the last test covers every task
@@ -73,14 +57,14 @@ def test_partial_tests_and_store_final_model(tmp_path):
     assert s["num_weights_hyper"] == -1 and s["num_weights_hm_ratio"] == -1
 
 
-def test_multitask_runner_works_and_learns_all_tasks(tmp_path):
+def test_multitask_runner_works_and_learns_all_tasks(run_gmm, tmp_path):
     s = run_gmm("gmm_mt", "--cl_scenario=3 --use_adam --lr=0.01 --net_act=relu", tmp_path / "mt",
                 ["--n_iter=300"])
     assert list(s) == MT_KEYS and s["finished"] == 1
     assert s["acc_avg_task_given"] >= 95 and s["acc_avg_final"] >= 90  # jointly trained: no forgetting
 
 
-def test_ewc_multi_head_posteriors(tmp_path):
+def test_ewc_multi_head_posteriors(run_gmm, tmp_path):
     args = "--use_adam --lr=0.01 --net_act=relu"
     dirac = run_gmm("gmm_ewc", "--cl_scenario=3 --split_head_cl3 --det_multi_head " + args, tmp_path / "d",
                     ["--n_iter=150"])
@@ -110,7 +94,7 @@ def test_distribution_regularizer_double_normalisation_and_its_fix():
 
 @pytest.mark.parametrize("mode, flag", [("gmm_bbb", "--calibrate_temp"), ("gmm_bbb", "--distill_iter=5"),
                                         ("gmm_avb", "--dis_net_type=chunked_mlp")])
-def test_unimplemented_options_fail_with_one_line_naming_the_flag(tmp_path, capsys, mode, flag):
+def test_unimplemented_options_fail_with_one_line_naming_the_flag(run_gmm, tmp_path, capsys, mode, flag):
     with pytest.raises(SystemExit) as exc:
         run_gmm(mode, flag, tmp_path / "r", ["--n_iter=1"])
     assert exc.value.code == 2

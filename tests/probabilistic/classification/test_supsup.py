@@ -8,7 +8,6 @@ import pytest
 import torch
 
 from probabilistic.args import parse_args
-from probabilistic.classification import plots
 from probabilistic.classification.runner import build_posterior
 from probabilistic.classification.supsup import entropy_gradients, infer_tasks
 from probabilistic.heads import Heads
@@ -36,8 +35,7 @@ def test_forward_mode_jacobian_equals_per_sample_autograd(hnet):
     assert inferred.shape == (6,) and inferred.max() < 3
 
 
-def test_supsup_summary_keys_follow_finished(tmp_path, monkeypatch):
-    monkeypatch.setattr(plots, "GRID_SIZE", 20)
+def test_supsup_summary_keys_follow_finished(tmp_path):
     launcher = importlib.import_module("probabilistic.prob_gmm.train_gmm_bbb")
     s = launcher.main(["--mean_only", "--kl_scale=0", "--kl_schedule=0", "--cl_scenario=3", "--use_adam",
                        "--lr=0.005", "--beta=0.05", "--n_iter=100", "--supsup_task_inference", "--supsup_grad_steps=3",
