@@ -92,7 +92,7 @@ def check_config(config: argparse.Namespace, mode: str) -> None:
             raise ConfigError("--num_classes_per_task must be at least 2")
         if c.get("non_growing_sf_cl3") and c.get("cl_scenario") != 3:
             raise ConfigError("--non_growing_sf_cl3 only applies to --cl_scenario=3")
-        if family in ("zenke", "resnet"):  # attributes the shared runners read; absent from the CIFAR parsers
+        if family == "zenke":  # attributes the shared runners read; absent from the ZenkeNet parsers
             for flag in ("batchnorm", "coresets_for_experience_replay", "fix_coreset_size"):
                 c.setdefault(flag, False)
         if method.endswith("_pf"):  # attributes the shared runner reads; absent from the PF parsers

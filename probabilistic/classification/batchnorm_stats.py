@@ -22,6 +22,11 @@ from mnets.base import MainNet
 from probabilistic.classification.evaluate import PredictFn
 
 
+def has_batchnorm(mnet: MainNet) -> bool:
+    """The main network normalises with batch statistics in training (conv nets unless ``--no_batchnorm``)."""
+    return bool(getattr(mnet, "batchnorm_layers", None))
+
+
 def has_running_stats(mnet: MainNet) -> bool:
     """The main network has batch-norm layers that keep running statistics."""
     layers = getattr(mnet, "batchnorm_layers", None) or []

@@ -30,7 +30,7 @@ from hnets.chunked_hmlp import ChunkedHMLP
 from hnets.hmlp import HMLP
 from hnets.init import custom_hnet_init_ as generic_hnet_init_
 from probabilistic.args import mode_of
-from probabilistic.classification.batchnorm_stats import checkpoint_task_stats, with_task_stats
+from probabilistic.classification.batchnorm_stats import checkpoint_task_stats, has_batchnorm, with_task_stats
 from probabilistic.classification.coreset_finetune import finetune_on_coresets
 from probabilistic.classification.coresets import (
     Coresets,
@@ -73,7 +73,7 @@ def check_supported(config: argparse.Namespace) -> None:
         "distill_iter": config.distill_iter != -1,
         "calibrate_temp": config.calibrate_temp, "training_set_size": config.training_set_size != -1,
         "hnet_out_masking": config.hnet_out_masking != 0, "hnet_specnorm": config.hnet_specnorm,
-        "batchnorm": config.batchnorm,
+        "batchnorm": vars(config).get("batchnorm", False),  # the MLP's --batchnorm (the CIFAR parsers lack it)
     }
     for flag, used in unsupported.items():
         if used:
@@ -182,7 +182,7 @@ def train_step(config, posterior: WeightPosterior, x: Tensor, labels: Tensor, ta
     S, lrt = config.train_sample_size, config.local_reparam_trick
     if replay is None:
         logits = posterior.predict(x, raw, S, lrt=lrt)[0]  # [S, B, O]
-    elif config.batchnorm:  # batch statistics of the training batch alone
+    elif has_batchnorm(posterior.mnet):  # batch statistics of the training batch alone
         logits = posterior.predict(x, raw, S, lrt=lrt)[0]
         replay_logits = posterior.predict(replay.inputs, raw, S, lrt=lrt)[0]
     else:
