@@ -65,7 +65,7 @@ def setup_run(config: argparse.Namespace, script_dir: str | Path | None, argv: l
     """out_dir, config.json, logger, seeds, device, TensorBoard; the family's tasks; an empty summary."""
     method, family = mode_of(config.parser_mode)
     env = setup_environment(config, script_dir, argv)
-    if env.device.type == "cpu":
+    if env.device.type == "cpu" and family == "gmm":
         # The GMM networks are tiny: intra-op threads only add synchronisation overhead.
         torch.set_num_threads(1)
     tasks = load_tasks(family, config, env.device)
