@@ -1,5 +1,7 @@
 """Per-task checkpoints of the classification runners: a rerun with the same ``out_dir`` resumes after the last
-task whose checkpoint is complete (tensors via safetensors + a JSON sidecar, see :mod:`utils.checkpoints`)."""
+task whose checkpoint is complete (tensors via safetensors + a JSON sidecar, see :mod:`utils.checkpoints`).
+Only the newest :data:`KEEP` task checkpoints stay on disk (a PermutedMNIST-100 run would otherwise write one
+hypernetwork copy per task)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,9 @@ import torch
 from torch import nn
 
 from utils.checkpoints import checkpoint_exists, load_checkpoint, save_checkpoint
+
+#: Task checkpoints kept: the newest, and the one before as a fallback.
+KEEP = 2
 
 
 def task_checkpoint(out_dir: Path, task_id: int) -> Path:
@@ -23,6 +28,9 @@ def save_task_state(out_dir: Path, task_id: int, models: nn.Module, tensors: dic
     flat.update(tensors)
     flat["rng_torch"] = torch.get_rng_state()
     save_checkpoint(task_checkpoint(out_dir, task_id), flat, {"task_id": task_id, **meta})
+    old = task_checkpoint(out_dir, task_id - KEEP)
+    for suffix in (".json", ".safetensors"):  # metadata first: an incomplete checkpoint is never taken for whole
+        old.with_suffix(suffix).unlink(missing_ok=True)
 
 
 def latest_task(out_dir: Path, num_tasks: int) -> int:
