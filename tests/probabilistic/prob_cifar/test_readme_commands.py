@@ -22,8 +22,10 @@ SPEC = Path(__file__).resolve().parents[4] / "shared" / "spec" / "targets_poster
 TARGETS = [t for t in json.loads(SPEC.read_text()) if t["parser_mode"].startswith("cifar_")] if SPEC.exists() else []
 BY_LINE = {t["readme_line"]: t for t in TARGETS}
 
-#: Tiny budget: one epoch (one batch per task on the tiny data), validation only at iteration 0, no abort.
+#: Tiny budget: one epoch (one batch per task on the tiny data), validation only at iteration 0, no abort, and at
+#: most 2 weight samples in the test phases (10 WRN-28-10 samples alone cost ~50 GFLOP per test image on a CPU).
 SHORT = ["--epochs=1", "--val_iter=1000", "--loglevel_info", "--during_acc_criterion=-1"]
+FEW_TEST_SAMPLES = "--val_sample_size=2"
 #: The tiny tasks hold 10-12 training images: coreset commands keep 4 per task instead of 100 or 500.
 TINY_CORESET = "--coreset_size=4"
 
@@ -59,6 +61,8 @@ def run_cifar(mode: str, argv: list[str], out_dir: Path, data_dir: Path) -> dict
 
 def readme_argv(t: dict) -> list[str]:
     argv = shlex.split(t["args"]) + SHORT
+    if "--val_sample_size=1" not in t["args"]:
+        argv.append(FEW_TEST_SAMPLES)
     if "--coreset_size" in t["args"]:
         argv.append(TINY_CORESET)
     return argv
