@@ -70,10 +70,18 @@ def discriminator_loss(dis: MLP, real: Tensor, fake: Tensor, use_batchstats: boo
     return loss, (t_fake > 0).float().mean()
 
 
+#: Smallest std of the adaptive-contrast Gaussian.
+MIN_CONTRAST_STD = 1e-12
+
+
 @torch.no_grad()
 def adaptive_contrast_moments(samples: Tensor) -> tuple[Tensor, Tensor]:
-    """Per-weight mean and unbiased std ``[P]`` of ``samples [A, P]``: the AC Gaussian r = N(m, s²)."""
-    return samples.mean(0), samples.std(0, unbiased=True)
+    """Per-weight mean and unbiased std ``[P]`` of ``samples [A, P]``: the AC Gaussian r = N(m, s²).
+
+    Weights that do not vary over the samples (e.g. not reached by the noise in a tiny hypernetwork) get the std
+    :data:`MIN_CONTRAST_STD` instead of 0, which would turn the AVB loss into NaN; other weights are unaffected.
+    """
+    return samples.mean(0), samples.std(0, unbiased=True).clamp_min(MIN_CONTRAST_STD)
 
 
 def log_prob_diag_gaussian(w: Tensor, mean: Tensor | float, std: Tensor | float) -> Tensor:
