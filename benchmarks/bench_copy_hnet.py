@@ -5,6 +5,10 @@ Run: ``python benchmarks/bench_copy_hnet.py [--iters 30]``. Elman 256, multi-hea
 over the first task and the orthogonal penalty are included). Both paths compute the same loss; only the
 recurrence differs: PyTorch's fused ``nn.RNN`` kernel (:func:`sequential.networks.rnn_forward`, the runner's
 path) vs the main network's Python loop over timesteps. Both ratios are measured in one run.
+
+Measured (``OMP_NUM_THREADS=1``, 2 shared CPU cores, load average about 4; ``docs/experiments/copy_task.rst``):
+fused 0.035 s/iter, time loop 0.030 s/iter. Use one intra-op thread on a shared CPU: with two threads on an
+oversubscribed machine the same step took 2.65 s/iter.
 """
 
 from __future__ import annotations
