@@ -8,7 +8,6 @@ A runner's ``run(config)`` reads: :func:`setup_run` -> build networks -> [resume
 from __future__ import annotations
 
 import argparse
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,10 +65,6 @@ def setup_run(config: argparse.Namespace, script_dir: str | Path | None, argv: l
     """out_dir, config.json, logger, seeds, device, TensorBoard; the family's tasks; an empty summary."""
     method, family = mode_of(config.parser_mode)
     env = setup_environment(config, script_dir, argv)
-    if env.device.type == "cpu" and "OMP_NUM_THREADS" not in os.environ:
-        # One intra-op thread unless the user asks for more: the GMM/MNIST networks are small, and on a shared or
-        # oversubscribed CPU every parallel region waits for a time slice (measured: 20 ms per element-wise op).
-        torch.set_num_threads(1)
     tasks = load_tasks(family, config, env.device)
     summary = init_summary(summary_keys(method), LIST_KEYS, len(tasks))
     summary["finished"] = 0

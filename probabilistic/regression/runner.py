@@ -253,11 +253,7 @@ def setup_run(config: argparse.Namespace, script_dir: str | Path | None, argv: l
               ) -> tuple[RunEnv, list[RegressionTask], torch.Generator]:
     """Setup phase of every regression runner: out_dir/logger/writer, one CPU thread, the tasks of
     ``--used_task_set`` and the mini-batch generator (seeded with ``--random_seed``)."""
-    env = setup_environment(config, script_dir, argv)
-    if env.device.type == "cpu":
-        # The networks are tiny (hundreds of weights): intra-op threads only add synchronisation overhead
-        # (measured 7 ms/it with 1 thread vs 40 ms/it with 2 on a busy 2-core machine).
-        torch.set_num_threads(1)
+    env = setup_environment(config, script_dir, argv)  # one CPU thread (tiny networks), see limit_cpu_threads
     tasks = make_task_set(config.used_task_set, config.data_random_seed, env.device)
     return env, tasks, torch.Generator(device="cpu").manual_seed(config.random_seed)
 
