@@ -57,7 +57,7 @@ from utils.run_env import RunEnv
 
 class EWCNet(nn.Module):
     """A weightless main network plus its flat weight vector φ ``[P]`` (what EWC regularises), initialised as the
-    original's main networks: Xavier-uniform weights, zero biases."""
+    original's main networks: Xavier-uniform weights, zero biases, batch-norm scales 1 and shifts 0."""
 
     def __init__(self, mnet: MainNet) -> None:
         super().__init__()
@@ -65,7 +65,12 @@ class EWCNet(nn.Module):
         weights = []
         for shape, meta in zip(mnet.param_shapes, mnet.param_shapes_meta):
             w = torch.empty(shape)
-            nn.init.xavier_uniform_(w) if meta["name"] == "weight" and w.dim() > 1 else nn.init.zeros_(w)
+            if meta["name"] == "weight" and w.dim() > 1:
+                nn.init.xavier_uniform_(w)
+            elif meta["name"] == "bn_scale":
+                nn.init.ones_(w)
+            else:
+                nn.init.zeros_(w)
             weights.append(w)
         self.phi = nn.Parameter(flatten_weights(weights))
 

@@ -84,3 +84,17 @@ def test_laplace_posterior_uses_the_prior_for_untrained_heads():
     det = LaplacePosterior(mnet, torch.ones(4))
     p = det.predict(torch.ones(3, 1), det.raw([0]), 4)
     assert torch.all(p == 2.0)  # 1 * x + 1, identical samples
+
+
+def test_ewc_network_init_keeps_batchnorm_scales_at_one():
+    from mnets.base import unflatten_weights
+    from mnets.resnet import ResNet
+    from probabilistic.classification.ewc_runner import EWCNet
+
+    mnet = ResNet(in_shape=(32, 32, 3), num_classes=10, no_weights=True)
+    weights = unflatten_weights(EWCNet(mnet).phi.data, mnet.param_shapes)
+    for w, meta in zip(weights, mnet.param_shapes_meta):
+        if meta["name"] == "bn_scale":
+            assert torch.equal(w, torch.ones_like(w))
+        elif meta["name"] in ("bn_shift", "bias"):
+            assert torch.equal(w, torch.zeros_like(w))
