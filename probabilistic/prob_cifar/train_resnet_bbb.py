@@ -10,8 +10,9 @@ Usage (README ``probabilistic/prob_cifar``; commands in ``docs/experiments/split
 
 SplitCIFAR-10: ``--num_tasks=5 --num_classes_per_task=2``; SplitCIFAR-100: ``--num_tasks=10 --num_classes_per_task=10
 --skip_tasks=1``. The dataset root holds ``cifar-10-batches-py/`` and/or ``cifar-100-python/`` (``--data_dir``, else
-``$HYPERCL_DATA_DIR``, else ``<repo>/datasets``). Flags whose feature is not implemented yet end the run with one line
-naming the flag (exit code 2).
+``$HYPERCL_DATA_DIR``, else ``<repo>/datasets``).
+Flags that no README command uses and that are not implemented (``--calibrate_temp``, ``--distill_iter``,
+``--training_set_size``) end the run with one line naming the flag (exit code 2).
 """
 
 import os

@@ -8,7 +8,8 @@ Usage (README ``probabilistic/prob_mnist``; commands in ``docs/experiments/split
     python3 train_split_ewc.py --data_dir=/path/to/datasets [README flags]
 
 The dataset root holds ``mnist/*-ubyte.gz`` (``--data_dir``, else ``$HYPERCL_DATA_DIR``, else ``<repo>/datasets``).
-Flags whose feature is not implemented yet end the run with one line naming the flag (exit code 2).
+Flags that no README command uses and that are not implemented (``--calibrate_temp``, ``--distill_iter``,
+``--training_set_size``) end the run with one line naming the flag (exit code 2).
 """
 
 import os
