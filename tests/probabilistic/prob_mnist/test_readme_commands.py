@@ -25,6 +25,9 @@ SHORT = ["--n_iter=2", "--val_iter=1000", "--loglevel_info"]
 NOT_YET = {"distill_iter", "calibrate_temp", "training_set_size", "hnet_out_masking",
            "hnet_specnorm", "batchnorm", "full_support_perturbation", "hh_hnet_type", "no_hhnet",
            }
+#: At most 2 weight samples in the test phases: with 100 PermutedMNIST tasks every test phase evaluates every model,
+#: and 10 samples of the 1024-1000-1000 MLP made one tiny-budget run take ~20 min on a CPU.
+FEW_TEST_SAMPLES = "--val_sample_size=2"
 #: The tiny MNIST has 40 training images per SplitMNIST task: README coresets (100-500 per task) shrink to 5.
 TINY_CORESET = "--coreset_size=5"
 
@@ -81,6 +84,8 @@ def test_readme_command_parses(target):
 def test_readme_command_runs_or_names_the_missing_feature(target, tiny_mnist_root, tmp_path, capsys):
     mode = target["parser_mode"]
     extra = SHORT + ([TINY_CORESET] if "--coreset_size" in target["args"] else [])
+    if "--val_sample_size=1" not in target["args"]:
+        extra = extra + [FEW_TEST_SAMPLES]
     try:
         summary = run_mnist(mode, target["args"], tmp_path / "run", tiny_mnist_root, extra)
     except SystemExit as exit_:
