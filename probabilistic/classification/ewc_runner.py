@@ -32,12 +32,11 @@ from probabilistic.classification.phases import end_of_run, end_of_task, setup_r
 from probabilistic.classification.schedulers import EpochSchedulers
 from probabilistic.classification.state import latest_task, load_task_state
 from probabilistic.classification.training import (
-    check_finite,
-    clip_gradients,
     cross_entropy_over_samples,
     iterations_per_epoch,
     make_optimizer,
     num_iterations,
+    optimizer_step,
 )
 from probabilistic.ewc import (
     LaplacePosterior,
@@ -51,7 +50,7 @@ from probabilistic.ewc import (
 )
 from probabilistic.heads import Heads, output_unit_entries
 from utils.cli import ConfigError
-from utils.progress import itstime, progress
+from utils.progress import progress
 from utils.run_env import RunEnv
 
 
@@ -115,14 +114,7 @@ def train_task(config, env: RunEnv, net: EWCNet, task: Dataset, task_id: int, he
         batch = task.next_train_batch(config.batch_size, one_hot=False)
         m = train_step(config, net, batch.inputs, batch.targets, task_id, heads, task.num_train, prior_mask,
                        fisher, phi_star)
-        check_finite(m["loss"], task_id, it, m)
-        m["loss"].backward()
-        clip_gradients(config, net.parameters())
-        optimizer.step()
-        schedulers.after_step(it)
-        if itstime(it, 50):
-            for name, value in m.items():
-                env.writer.add_scalar(f"train/task_{task_id}/{name}", value.item(), it)
+        optimizer_step(config, m, list(net.parameters()), optimizer, schedulers, env.writer, task_id, it)
 
 
 def task_fisher(config, net: EWCNet, task: Dataset, task_id: int, heads: Heads, prior_offset: Tensor) -> Tensor:

@@ -46,10 +46,10 @@ from probabilistic.classification.state import latest_task, load_task_state
 from probabilistic.classification.training import (
     check_finite,
     clip_gradients,
-    cross_entropy_over_samples,
     iterations_per_epoch,
     make_optimizer,
     num_iterations,
+    task_loss,
 )
 from probabilistic.heads import Heads
 from probabilistic.implicit import (
@@ -192,6 +192,7 @@ def train_step(config, method: str, post: ImplicitPosterior, dis: nn.Module | No
             config.thr_ssge_eigenvals, prior_raw=prev_raw, pf_sign_fix=vars(config).get("pf_ssge_sign_fix", False))
     reuse = w_pm is not None and config.num_kl_samples == config.train_sample_size
     w = w_pm if reuse else post.sample(raw, config.train_sample_size)[0]  # [S, P]
+    replay_logits = None
     if replay is not None and not vars(config).get("batchnorm", False):
         both = predict_with_samples(post.mnet, torch.cat([x, replay.inputs]), w.unsqueeze(0))[0]
         logits, replay_logits = both[:, :x.shape[0]], both[:, x.shape[0]:]
@@ -200,14 +201,8 @@ def train_step(config, method: str, post: ImplicitPosterior, dis: nn.Module | No
         if replay is not None:  # batch norm: the training batch's statistics alone
             replay_logits = predict_with_samples(post.mnet, replay.inputs, w.unsqueeze(0))[0]
     allowed = heads.logits(logits, task_id, num_trained=task_id + 1)  # [S, B, W]
-    ce, acc = cross_entropy_over_samples(allowed, heads.targets(labels, task_id))
-    loss_nll = num_train * ce
-    loss = kl_weight * loss_pm + loss_nll + config.beta * reg
-    terms = {"loss_kl": loss_pm, "loss_nll": loss_nll, "regularizer": reg, "accuracy": acc}
-    if replay is not None:
-        terms[replay.name] = replay.loss(replay_logits)
-        loss = loss + config.coreset_reg * terms[replay.name]
-    return {"loss": loss, **terms}, surrogate
+    return task_loss(allowed, heads.targets(labels, task_id), num_train, loss_pm, kl_weight, config.beta, reg,
+                     replay, replay_logits, config.coreset_reg), surrogate
 
 
 def train_task(config, run_: Run, method: str, post: ImplicitPosterior, dis: nn.Module | None, task: Dataset,

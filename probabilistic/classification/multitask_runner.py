@@ -26,10 +26,10 @@ from probabilistic.classification.ewc_runner import EWCNet
 from probabilistic.classification.families import build_main_net
 from probabilistic.classification.phases import end_of_run, end_of_task, setup_run
 from probabilistic.classification.schedulers import EpochSchedulers
-from probabilistic.classification.training import check_finite, clip_gradients, make_optimizer
+from probabilistic.classification.training import make_optimizer, optimizer_step
 from probabilistic.ewc import LaplacePosterior
 from probabilistic.heads import Heads
-from utils.progress import itstime, progress
+from utils.progress import progress
 from utils.run_env import RunEnv
 
 
@@ -68,14 +68,7 @@ def train_all(config, env: RunEnv, net: EWCNet, tasks: list[Dataset], heads: Hea
         optimizer.zero_grad()
         counts = rng.multinomial(config.batch_size, sizes / num_total)
         m = train_step(net, tasks, counts, heads, num_total, config.batch_size)
-        check_finite(m["loss"], 0, it, m)
-        m["loss"].backward()
-        clip_gradients(config, net.parameters())
-        optimizer.step()
-        schedulers.after_step(it)
-        if itstime(it, 50):
-            for name, value in m.items():
-                env.writer.add_scalar(f"train/{name}", value.item(), it)
+        optimizer_step(config, m, list(net.parameters()), optimizer, schedulers, env.writer, 0, it, prefix="train")
 
 
 def run(config: argparse.Namespace, script_dir: str | Path | None = None, argv: list[str] | None = None) -> dict:

@@ -47,12 +47,11 @@ from probabilistic.classification.schedulers import EpochSchedulers
 from probabilistic.classification.state import latest_task, load_task_state
 from probabilistic.classification.supsup import check_supsup, infer_tasks, supsup_summary
 from probabilistic.classification.training import (
-    check_finite,
-    clip_gradients,
-    cross_entropy_over_samples,
     iterations_per_epoch,
     make_optimizer,
     num_iterations,
+    optimizer_step,
+    task_loss,
 )
 from probabilistic.gauss_hnet_init import custom_hnet_init_, gauss_chunked_hyperfan_init_, gauss_hyperfan_init_
 from probabilistic.gaussian import gaussian_regularizer
@@ -180,6 +179,7 @@ def train_step(config, posterior: WeightPosterior, x: Tensor, labels: Tensor, ta
     raw = posterior.raw([task_id])  # [1, outputs]: one hypernetwork call per iteration
     loss_kl = prior_matching(posterior, raw, config.prior_variance, config.num_kl_samples, prior)
     S, lrt = config.train_sample_size, config.local_reparam_trick
+    replay_logits = None
     if replay is None:
         logits = posterior.predict(x, raw, S, lrt=lrt)[0]  # [S, B, O]
     elif has_batchnorm(posterior.mnet):  # batch statistics of the training batch alone
@@ -189,14 +189,8 @@ def train_step(config, posterior: WeightPosterior, x: Tensor, labels: Tensor, ta
         both = posterior.predict(torch.cat([x, replay.inputs]), raw, S, lrt=lrt)[0]
         logits, replay_logits = both[:, :x.shape[0]], both[:, x.shape[0]:]
     allowed = heads.logits(logits, task_id, num_trained=task_id + 1)  # [S, B, W]
-    ce, acc = cross_entropy_over_samples(allowed, heads.targets(labels, task_id))
-    loss_nll = num_train * ce
-    loss = kl_weight * loss_kl + loss_nll + config.beta * reg
-    terms = {"loss_kl": loss_kl, "loss_nll": loss_nll, "regularizer": reg, "accuracy": acc}
-    if replay is not None:
-        terms[replay.name] = replay.loss(replay_logits)
-        loss = loss + config.coreset_reg * terms[replay.name]
-    return {"loss": loss, **terms}
+    return task_loss(allowed, heads.targets(labels, task_id), num_train, loss_kl, kl_weight, config.beta, reg,
+                     replay, replay_logits, config.coreset_reg)
 
 
 def replay_batch(config, posterior: WeightPosterior, coresets: Coresets | None, task_id: int, heads: Heads,
@@ -253,14 +247,7 @@ def train_task(config, env: RunEnv, posterior: WeightPosterior, task: Dataset, t
         m = train_step(config, posterior, batch.inputs, batch.targets, task_id, heads, task.num_train,
                        kl_factor(it, n_iter, config.kl_scale, config.kl_schedule), prior, reg,
                        replay_batch(config, posterior, coresets, task_id, heads, teacher_raw))
-        check_finite(m["loss"], task_id, it, m)
-        m["loss"].backward()
-        clip_gradients(config, posterior.parameters())
-        optimizer.step()
-        schedulers.after_step(it)
-        if itstime(it, 50):
-            for name, value in m.items():
-                env.writer.add_scalar(f"train/task_{task_id}/{name}", value.item(), it)
+        optimizer_step(config, m, list(posterior.parameters()), optimizer, schedulers, env.writer, task_id, it)
 
 
 @torch.no_grad()
