@@ -22,12 +22,17 @@ SSGE_KEYS = ACCURACY_KEYS + ["num_weights_main", "num_weights_hyper", "num_weigh
                              "num_weights_hm_ratio", "num_weights_hhm_ratio", "finished"]
 EWC_KEYS = ACCURACY_KEYS + ["num_weights_main", "finished"]
 MT_KEYS = EWC_KEYS
+#: Appended after ``finished`` when ``--supsup_task_inference`` is set.
+SUPSUP_KEYS = ["avg_task_inference_acc_ent_grad", "task_inference_acc_ent_grad"]
 
 
-def summary_keys(method: str) -> list[str]:
-    """Key list of a parser-mode method (``bbb``, ``avb``, ``avb_pf``, ``ssge``, ``ssge_pf``, ``ewc``, ``mt``)."""
+def summary_keys(method: str, supsup: bool = False) -> list[str]:
+    """Key list of a parser-mode method (``bbb``, ``avb``, ``avb_pf``, ``ssge``, ``ssge_pf``, ``ewc``, ``mt``).
+
+    ``supsup`` appends the SupSup task-inference keys written after ``finished``.
+    """
     table = {"bbb": BBB_KEYS, "avb": AVB_KEYS, "avb_pf": AVB_PF_KEYS, "ssge": SSGE_KEYS, "ssge_pf": SSGE_KEYS,
              "ewc": EWC_KEYS, "mt": MT_KEYS}
     if method not in table:
         raise KeyError(f"unknown classification method {method!r}; valid: {', '.join(table)}")
-    return table[method]
+    return table[method] + (SUPSUP_KEYS if supsup else [])
