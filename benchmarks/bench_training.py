@@ -1,15 +1,17 @@
 """Training seconds per iteration of the Split MNIST README commands PR-Dirac and PR-BbB (small MLP, K = 10):
 our vectorised path vs. the same code with per-sample loops, start-up time and peak memory, in one run.
 
-Run: ``python benchmarks/bench_training.py [--data_dir ../shared/data] [--n_iter 300] [--device cpu]``.
+Run: ``python benchmarks/bench_training.py [--data_dir ../shared/data] [--n_iter 300] [--repeats 3] [--device cpu]``.
 
 Each measurement runs the real launcher ``probabilistic/prob_mnist/train_split_bbb.py`` with the README command
 (``--n_iter`` shortened, no validation during training) in a fresh child process, so start-up and peak memory are
 those of a user's run. The loop variant patches the two places the original loops over: the K weight samples go
-through the main network one at a time, and the hypernetwork output regulariser calls the hypernetwork once per
-previous task. Reported per configuration:
+through the main network one at a time, and the hypernetwork is called once for the current task and once per
+regularised previous task (our path: one call for all of them). Reported per configuration:
 
-* ``s/iter``: mean wall time of the training iterations of all 5 tasks (test phases excluded);
+* ``s/iter``: mean wall time of the training iterations of all 5 tasks (test phases excluded), without the run's
+  first iteration: its one-off costs (the first ``torch.optim`` optimizer imports ``torch._dynamo``, ~1.5-2 s on
+  a 2-core CPU) belong to start-up;
 * ``start-up``: launcher call to the end of the first training step (parsing, out_dir, data loading from the
   cache, network construction); ``imports``: ``import torch`` and our modules, before that;
 * ``peak RSS``: the child's maximum resident memory (GB).
@@ -63,14 +65,19 @@ def patch_loops() -> None:
         outs = [batched_predict(self, x, raw, 1, generator, lrt) for _ in range(num_samples)]
         return torch.cat(outs, dim=1)  # [N, K, B, O]
 
+    def rows_loop(posterior, task_id, prev):  # one hypernetwork call per task
+        current = posterior.raw([task_id])
+        return current, torch.cat([posterior.raw([j]) for j in prev]) if prev else current[:0]
+
     batched_regularizer = runner.regularizer
 
-    def regularizer_loop(config, posterior, prev, targets, masks, task_id):
-        parts = [batched_regularizer(config, posterior, [j], targets, masks, task_id) for j in prev]
+    def regularizer_loop(config, posterior, current, prev, targets, masks, task_id):
+        parts = [batched_regularizer(config, posterior, current[i:i + 1], [j], targets, masks, task_id)
+                 for i, j in enumerate(prev)]
         return torch.stack(parts).mean()
 
     WeightPosterior.predict = predict_loop
-    runner.regularizer = regularizer_loop
+    runner.posterior_rows, runner.regularizer = rows_loop, regularizer_loop
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -89,11 +96,13 @@ def measure(name: str, loop: bool, data_dir: str, n_iter: int, device: str) -> d
 
     if loop:
         patch_loops()
-    timings = {"train": 0.0, "iters": 0, "first_step": None}
+    timings = {"train": 0.0, "iters": 0, "first_step": None, "first_task_start": None, "one_off": 0.0}
     train_task, train_step = runner.train_task, runner.train_step
 
     def timed_train_task(config, *args, **kwargs):
         t0 = time.perf_counter()
+        if timings["first_task_start"] is None:
+            timings["first_task_start"] = t0
         train_task(config, *args, **kwargs)
         if device == "cuda":
             torch.cuda.synchronize()
@@ -103,7 +112,9 @@ def measure(name: str, loop: bool, data_dir: str, n_iter: int, device: str) -> d
     def first_step(*args, **kwargs):
         out = train_step(*args, **kwargs)
         if timings["first_step"] is None:
-            timings["first_step"] = time.perf_counter() - start
+            now = time.perf_counter()
+            timings["first_step"] = now - start
+            timings["one_off"] = now - timings["first_task_start"]  # first optimizer (imports torch._dynamo)
         return out
 
     runner.train_task, runner.train_step = timed_train_task, first_step
@@ -114,7 +125,8 @@ def measure(name: str, loop: bool, data_dir: str, n_iter: int, device: str) -> d
     start = time.perf_counter()
     summary = train_split_bbb.main(argv)
     rss_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
-    return {"s_per_iter": timings["train"] / timings["iters"], "startup_s": timings["first_step"],
+    s_per_iter = (timings["train"] - timings["one_off"]) / (timings["iters"] - 1)
+    return {"s_per_iter": s_per_iter, "startup_s": timings["first_step"],
             "import_s": import_s, "peak_rss_gb": rss_gb, "cl1": summary["acc_avg_task_given"]}
 
 
@@ -125,10 +137,17 @@ def run_child(name: str, loop: bool, args: argparse.Namespace) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def median_run(name: str, loop: bool, runs: list[dict]) -> dict:
+    """The run with the median s/iter (its start-up, imports and memory come with it)."""
+    return sorted(runs, key=lambda r: r["s_per_iter"])[len(runs) // 2]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data_dir", default=str(ROOT.parent / "shared" / "data"))
     parser.add_argument("--n_iter", type=int, default=300, help="iterations per task (5 tasks)")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="runs per variant, interleaved; the median is reported (shared machines are noisy)")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--loop", action="store_true", help=argparse.SUPPRESS)
@@ -136,15 +155,22 @@ def main() -> None:
     if args.child:
         print(json.dumps(measure(args.child, args.loop, args.data_dir, args.n_iter, args.device)))
         return
-    print(f"Split MNIST, small MLP, {args.n_iter} iterations x 5 tasks, device {args.device}")
-    print(f"{'command':10s} {'variant':11s} {'s/iter':>9s} {'start-up s':>11s} {'imports s':>10s} "
+    print(f"Split MNIST, small MLP, {args.n_iter} iterations x 5 tasks, device {args.device}, "
+          f"median of {args.repeats} runs")
+    print(f"{'command':10s} {'variant':11s} {'s/iter':>9s} {'(range)':>17s} {'start-up s':>11s} {'imports s':>10s} "
           f"{'peak RSS GB':>12s} {'CL1 %':>7s}")
     for name in COMMANDS:
+        runs = {False: [], True: []}
+        for _ in range(args.repeats):
+            for loop in (False, True):
+                runs[loop].append(run_child(name, loop, args))
         res = {}
         for loop in (False, True):
-            r = res[loop] = run_child(name, loop, args)
-            print(f"{name:10s} {'loop' if loop else 'vectorised':11s} {r['s_per_iter']:9.4f} {r['startup_s']:11.2f} "
-                  f"{r['import_s']:10.2f} {r['peak_rss_gb']:12.2f} {r['cl1']:7.2f}")
+            r = res[loop] = median_run(name, loop, runs[loop])
+            lo, hi = min(x["s_per_iter"] for x in runs[loop]), max(x["s_per_iter"] for x in runs[loop])
+            print(f"{name:10s} {'loop' if loop else 'vectorised':11s} {r['s_per_iter']:9.4f} "
+                  f"{f'({lo:.4f}-{hi:.4f})':>17s} {r['startup_s']:11.2f} {r['import_s']:10.2f} "
+                  f"{r['peak_rss_gb']:12.2f} {r['cl1']:7.2f}")
         print(f"{name:10s} speed-up of the vectorised path: {res[True]['s_per_iter'] / res[False]['s_per_iter']:.2f}x")
 
 

@@ -34,7 +34,7 @@ def sample_gaussian(mean: Tensor, std: Tensor, num_samples: int, generator: torc
     """Reparametrised samples ``w = μ + σ ⊙ ε``: ``[N, P] -> [N, K, P]``."""
     eps = torch.randn(mean.shape[0], num_samples, mean.shape[1], generator=generator, device=mean.device,
                       dtype=mean.dtype)
-    return mean.unsqueeze(1) + std.unsqueeze(1) * eps  # [N, K, P]
+    return torch.addcmul(mean.unsqueeze(1), std.unsqueeze(1), eps)  # [N, K, P], one fused pass
 
 
 def sample_radial(mean: Tensor, std: Tensor, num_samples: int, shapes: Sequence[Sequence[int]],

@@ -158,10 +158,17 @@ def predict_fn(config: argparse.Namespace):
 # ---------------------------------------------------------------------------------------------------------------
 # Training
 # ---------------------------------------------------------------------------------------------------------------
-def regularizer(config, posterior: WeightPosterior, prev: list[int], targets: Tensor, masks: Tensor,
-                task_id: int) -> Tensor:
-    """CL regulariser over the previous tasks ``prev`` (see the module docstring), one batched hnet call."""
-    current = posterior.raw(prev)  # [S, outputs]
+def posterior_rows(posterior: WeightPosterior, task_id: int, prev: list[int]) -> tuple[Tensor, Tensor]:
+    """Raw posterior parameters of the current task ``[1, outputs]`` and of the regularised tasks ``prev``
+    ``[S, outputs]``, from one batched hypernetwork call."""
+    rows = posterior.raw(prev + [task_id])
+    return rows[-1:], rows[:-1]
+
+
+def regularizer(config, posterior: WeightPosterior, current: Tensor, prev: list[int], targets: Tensor,
+                masks: Tensor, task_id: int) -> Tensor:
+    """CL regulariser of the previous tasks ``prev`` whose raw outputs are now ``current [S, outputs]`` (see the
+    module docstring)."""
     target = targets[prev]  # [S, outputs]
     if config.regularizer == "mse":
         return hnet_output_regularizer(current, target, masks[prev])
@@ -171,12 +178,12 @@ def regularizer(config, posterior: WeightPosterior, prev: list[int], targets: Te
     return reg if config.fix_dist_reg_normalization else reg / task_id
 
 
-def train_step(config, posterior: WeightPosterior, x: Tensor, labels: Tensor, task_id: int, heads: Heads,
-               num_train: int, kl_weight: float, prior: tuple | None, reg: Tensor,
+def train_step(config, posterior: WeightPosterior, raw: Tensor, x: Tensor, labels: Tensor, task_id: int,
+               heads: Heads, num_train: int, kl_weight: float, prior: tuple | None, reg: Tensor,
                replay: ReplayBatch | None = None) -> dict[str, Tensor]:
-    """Loss terms of one iteration on batch ``x [B, I]``, ``labels [B]`` (local class ids); coreset inputs of
-    ``replay`` go through the same weight samples in the same pass (separately with batch norm)."""
-    raw = posterior.raw([task_id])  # [1, outputs]: one hypernetwork call per iteration
+    """Loss terms of one iteration of task ``task_id`` (raw posterior parameters ``raw [1, outputs]``) on batch
+    ``x [B, I]``, ``labels [B]`` (local class ids); coreset inputs of ``replay`` go through the same weight samples
+    in the same pass (separately with batch norm)."""
     loss_kl = prior_matching(posterior, raw, config.prior_variance, config.num_kl_samples, prior)
     S, lrt = config.train_sample_size, config.local_reparam_trick
     replay_logits = None
@@ -240,11 +247,11 @@ def train_task(config, env: RunEnv, posterior: WeightPosterior, task: Dataset, t
             posterior.train()
         optimizer.zero_grad()
         batch = task.next_train_batch(config.batch_size, one_hot=False)
-        reg = torch.zeros((), device=batch.inputs.device)
-        if use_reg:
-            prev = list(tasks_to_regularize(task_id, config.hnet_reg_batch_size, rng))
-            reg = regularizer(config, posterior, prev, targets, masks, task_id)
-        m = train_step(config, posterior, batch.inputs, batch.targets, task_id, heads, task.num_train,
+        prev = list(tasks_to_regularize(task_id, config.hnet_reg_batch_size, rng)) if use_reg else []
+        raw, prev_raw = posterior_rows(posterior, task_id, prev)  # one hypernetwork call per iteration
+        reg = (regularizer(config, posterior, prev_raw, prev, targets, masks, task_id) if prev
+               else torch.zeros((), device=batch.inputs.device))
+        m = train_step(config, posterior, raw, batch.inputs, batch.targets, task_id, heads, task.num_train,
                        kl_factor(it, n_iter, config.kl_scale, config.kl_schedule), prior, reg,
                        replay_batch(config, posterior, coresets, task_id, heads, teacher_raw))
         optimizer_step(config, m, list(posterior.parameters()), optimizer, schedulers, env.writer, task_id, it)

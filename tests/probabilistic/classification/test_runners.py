@@ -88,7 +88,7 @@ def test_distribution_regularizer_double_normalisation_and_its_fix():
         post = build_posterior(config, "gmm", 2, heads, torch.device("cpu"))
         targets = post.raw([0, 1, 2]).detach() + 0.1  # shifted means and rhos
         masks = regularizer_mask(post.mnet, heads, [0, 1, 2], gaussian=True)
-        values[fix] = regularizer(config, post, [0, 1], targets, masks, task_id=2).item()
+        values[fix] = regularizer(config, post, post.raw([0, 1]), [0, 1], targets, masks, task_id=2).item()
     assert values[True] > 0 and values[False] == pytest.approx(values[True] / 2)  # divided again by t = 2
 
 
