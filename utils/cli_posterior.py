@@ -1520,6 +1520,13 @@ FLAGS: list[Flag] = [
             help="(new) Divide the fkl/rkl/w2 hnet regularizer only once by the number of regularized tasks; the original classification trainer divides again by the task index t.",
         ),
         Flag(  # new
+            "vcl_reset_new_heads",
+            bool,
+            default=False,
+            modes="bbb:gmm,split,perm,zenke,resnet",
+            help="(new) VCL (--use_prev_post_as_prior): output heads not trained yet get the N(0, prior_variance) prior instead of the previous posterior (the original classification trainer keeps the previous posterior for them; its regression trainer resets them).",
+        ),
+        Flag(  # new
             "fix_entropy_normalization",
             bool,
             default=False,

@@ -55,7 +55,7 @@ from probabilistic.classification.training import (
 )
 from probabilistic.gauss_hnet_init import custom_hnet_init_, gauss_chunked_hyperfan_init_, gauss_hyperfan_init_
 from probabilistic.gaussian import gaussian_regularizer
-from probabilistic.heads import Heads, regularizer_mask
+from probabilistic.heads import Heads, output_unit_entries, regularizer_mask
 from probabilistic.posterior import WeightPosterior, prior_matching
 from utils.cli import ConfigError, parse_int_list
 from utils.hnet_regularizer import compute_targets, hnet_output_regularizer, tasks_to_regularize
@@ -89,6 +89,8 @@ def check_supported(config: argparse.Namespace) -> None:
         if mode_of(config.parser_mode)[1] == "perm":
             raise ConfigError("--final_coresets_finetune cannot remove coreset samples from PermutedMNIST training "
                               "sets (not supported by the original either)")
+    if config.vcl_reset_new_heads and not config.use_prev_post_as_prior:
+        raise ConfigError("--vcl_reset_new_heads only applies to VCL: add --use_prev_post_as_prior")
     parse_int_list(vars(config).get("mlp_arch", ""), "mlp_arch")  # (the ZenkeNet scripts have no --mlp_arch)
     parse_int_list(config.hmlp_arch, "hmlp_arch")
 
@@ -268,11 +270,19 @@ def predictive_entropy(config, posterior: WeightPosterior, task_id: int, heads: 
 
 
 @torch.no_grad()
-def previous_posterior(posterior: WeightPosterior, task_id: int) -> tuple[Tensor, Tensor]:
-    """VCL prior: the detached posterior after the previous task (also for untrained heads, as the original
-    classification trainer; spec §6.2.15)."""
+def previous_posterior(posterior: WeightPosterior, task_id: int, heads: Heads | None = None,
+                       prior_variance: float = 1.0) -> tuple[Tensor, Tensor]:
+    """VCL prior: the detached posterior after the previous task, also for the heads not trained yet (as the
+    original classification trainer; spec §6.2.15). With ``heads`` (``--vcl_reset_new_heads``, multi-head runs)
+    the weights of heads ``task_id..`` get the N(0, ``prior_variance``) prior instead."""
     mean, std = posterior.mean_std(posterior.raw([task_id - 1]))
-    return mean.detach().clone(), std.detach().clone()
+    mean, std = mean.detach().clone(), std.detach().clone()
+    if heads is not None and heads.multi_head:
+        C = heads.num_classes
+        new = output_unit_entries(posterior.mnet, list(range(task_id * C, heads.num_tasks * C))).to(mean.device)
+        mean[:, new] = 0.0
+        std[:, new] = prior_variance ** 0.5
+    return mean, std
 
 
 def supsup_task_inference(config: argparse.Namespace, posterior: WeightPosterior, tasks: list[Dataset],
@@ -363,7 +373,8 @@ def run(config: argparse.Namespace, script_dir: str | Path | None = None, argv: 
             with torch.no_grad():
                 current.hnet.conditional_params[task_id].copy_(current.hnet.conditional_params[task_id - 1])
         if config.use_prev_post_as_prior and task_id > 0:
-            prior = previous_posterior(current, task_id)
+            prior = previous_posterior(current, task_id, heads if config.vcl_reset_new_heads else None,
+                                       config.prior_variance)
         env.logger.info(f"Training task {task_id + 1}/{T} for "
                         f"{num_iterations(config, tasks[task_id].num_train)} iterations.")
         train_task(config, env, current, tasks[task_id], task_id, heads, targets, prior, coresets)

@@ -14,7 +14,7 @@ SPEC = Path(__file__).resolve().parents[3] / "shared" / "spec" / "targets_poster
 TARGETS = json.loads(SPEC.read_text()) if SPEC.exists() else []
 #: Flags of this re-implementation that the original lacks (quirk fixes; default = original behaviour).
 NEW_FLAGS = {"fix_dist_reg_normalization": False, "fix_entropy_normalization": False, "pf_ssge_sign_fix": False,
-             "fix_online_ewc": False, "data_dir": ""}
+             "fix_online_ewc": False, "vcl_reset_new_heads": False, "data_dir": ""}
 
 
 @pytest.mark.parametrize("target", TARGETS, ids=[f"{t['parser_mode']}-L{t['readme_line']}" for t in TARGETS])

@@ -100,3 +100,27 @@ def test_unimplemented_options_fail_with_one_line_naming_the_flag(run_gmm, tmp_p
     assert exc.value.code == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and flag.split("=")[0] in err
+
+
+def test_vcl_prior_keeps_the_previous_posterior_for_new_heads_unless_reset():
+    from probabilistic.args import parse_args
+    from probabilistic.classification.runner import build_posterior, previous_posterior
+    from probabilistic.heads import Heads, output_unit_entries
+
+    heads = Heads(3, 3, 2, split_head=True)
+    config = parse_args("gmm_bbb", ["--mnet_only", "--use_prev_post_as_prior", "--prior_variance=0.5"])
+    post = build_posterior(config, "gmm", 2, heads, torch.device("cpu"))
+    mean, std = post.mean_std(post.raw([0]))
+    kept = previous_posterior(post, 1)  # the original: previous posterior everywhere
+    assert torch.equal(kept[0], mean) and torch.equal(kept[1], std)
+    reset_mean, reset_std = previous_posterior(post, 1, heads, config.prior_variance)
+    new = output_unit_entries(post.mnet, [2, 3, 4, 5])  # heads of tasks 1 and 2 (not trained yet)
+    assert new.sum() == 2 * 2 * (10 + 1)  # 4 output units x (10 hidden weights + bias)
+    assert (reset_mean[:, new] == 0).all() and torch.allclose(reset_std[:, new], torch.tensor(0.5**0.5))
+    assert torch.equal(reset_mean[:, ~new], mean[:, ~new]) and torch.equal(reset_std[:, ~new], std[:, ~new])
+
+
+def test_vcl_reset_flag_needs_vcl(run_gmm, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        run_gmm("gmm_bbb", "--mnet_only --vcl_reset_new_heads", tmp_path / "r", ["--n_iter=1"])
+    assert exc.value.code == 2 and "--use_prev_post_as_prior" in capsys.readouterr().err
