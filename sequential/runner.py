@@ -50,6 +50,7 @@ from sequential.replay import (
     softmax_distillation,
     split_replay_batch,
 )
+from sequential.summary_keys import ACCURACY_KEYS, summary_keys
 from utils.checkpoints import save_checkpoint
 from utils.cli import ConfigError
 from utils.hnet_regularizer import compute_targets, hnet_output_regularizer, tasks_to_regularize
@@ -57,11 +58,7 @@ from utils.progress import itstime, progress
 from utils.run_env import RunEnv, setup_environment
 from utils.summary import write_summary
 
-SUMMARY_KEYS = [
-    "mean_final_accuracy", "std_final_accuracy", "mean_during_accuracy", "std_during_accuracy",
-    "min_final_accuracy", "min_during_accuracy", "final_accuracy", "during_accuracy", "compression_ratio",
-    "rnn_arch", "hnet_arch", "num_train_iter", "finished",
-]
+SUMMARY_KEYS = ACCURACY_KEYS  # kept for callers of the accuracy families
 LOG_EVERY = 50
 FISHER_MICRO_BATCH = 64
 
@@ -513,9 +510,7 @@ def make_summary(config, acc: np.ndarray, num_trained: int, model: Model, finish
         "num_train_iter": int(config.n_iter),
         "finished": int(finished),
     }
-    if config.multitask:
-        summary = {k: v for k, v in summary.items() if "during" not in k}
-    return summary
+    return {k: summary[k] for k in summary_keys(config.parser_mode, config.multitask)}
 
 
 def save_models(out_dir, name: str, model: Model, meta: dict) -> None:
