@@ -1,6 +1,7 @@
 """A stand-in training script for driver tests: writes a summary derived from its flags, in a fraction of a second.
 
-``score = 10 * lr + len(arch) + 0.1 * random_seed`` (+1 with ``--flag``); ``neg = -3``; ``tiny = 1e-05 * lr``; ``per_task`` a list.
+``score = 10 * lr + len(arch) + 0.1 * random_seed`` (+1 with ``--flag``); ``neg = -3``; ``tiny = 1e-05 * lr``;
+``per_task`` a list.
 Every start appends a line to ``<out_dir>/starts.txt``; ``--crash`` exits 1 before the summary is finished;
 ``--sleep`` waits before finishing; ``CUDA_VISIBLE_DEVICES`` is recorded in ``<out_dir>/gpu.txt``.
 """
