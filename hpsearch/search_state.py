@@ -85,8 +85,8 @@ class SearchState:
 
         return sorted((int(i) for i in self.results), key=key)
 
-    def write_csv(self, search_dir: Path, order: list[int] | None = None) -> None:
-        """Rewrite ``search_results.csv`` with the finished runs in ``order`` (default: sorted by performance)."""
+    def write_csv(self, search_dir: Path, order: list[int] | None = None, filename: str = RESULTS_FILENAME) -> None:
+        """Rewrite the table with the recorded runs in ``order`` (default: sorted by performance)."""
         order = self.sorted_indices() if order is None else order
         columns = self.columns()
         buf = io.StringIO()
@@ -96,7 +96,7 @@ class SearchState:
             row = {**{k: _flag_cell(v) for k, v in self.configs[i].items()},
                    **{k: csv_cell(v) for k, v in self.results[str(i)].items()}}
             writer.writerow([row.get(c, "") for c in columns])
-        atomic_write_text(Path(search_dir) / RESULTS_FILENAME, buf.getvalue())
+        atomic_write_text(Path(search_dir) / filename, buf.getvalue())
 
 
 def _flag_cell(value: object) -> str:

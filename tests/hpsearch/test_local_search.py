@@ -30,7 +30,7 @@ def write_grid_module(folder: Path, grid: dict, conditions: list | None = None) 
     path.write_text(
         f"grid = {grid!r}\nconditions = {conditions or []!r}\n_SCRIPT_NAME = {str(FAKE_RUN)!r}\n"
         f"_SUMMARY_FILENAME = 'performance_overview.txt'\n_SUMMARY_KEYWORDS = {KEYS!r}\n_OUT_ARG = 'out_dir'\n"
-        "_SUMMARY_PARSER_HANDLE = None\n_PERFORMANCE_EVAL_HANDLE = lambda s: s['score'] > 0\n"
+        "_SUMMARY_PARSER_HANDLE = None\n_PERFORMANCE_EVAL_HANDLE = lambda s, x: s['score'] > x\n"
         "_PERFORMANCE_KEY = 'score'\n_PERFORMANCE_SORT_ASC = False\n_ARGPARSE_HANDLE = None\n")
     return str(path)
 
