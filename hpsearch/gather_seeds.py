@@ -68,16 +68,16 @@ def argv_to_flags(argv: Sequence[str]) -> dict[str, object]:
     return flags
 
 
-def run_flags(run_dir: Path) -> dict[str, object]:
-    """The flags a run was started with, from its ``cli_call.sh`` or ``hpsearch_command.sh``."""
+def run_command(run_dir: Path) -> tuple[str, dict[str, object]]:
+    """The script and flags a run was started with, from its ``cli_call.sh`` or ``hpsearch_command.sh``."""
     for name in ("cli_call.sh", "hpsearch_command.sh"):
         path = run_dir / name
         if path.is_file():
             line = [ln for ln in path.read_text().splitlines() if ln.strip() and not ln.startswith("#")][0]
             tokens = shlex.split(line)
             script_at = next(i for i, t in enumerate(tokens) if t.endswith(".py"))
-            return argv_to_flags(tokens[script_at + 1:])
-    raise GatherError(f"--run_dir={run_dir}: no cli_call.sh or hpsearch_command.sh recording the run's command")
+            return tokens[script_at], argv_to_flags(tokens[script_at + 1:])
+    raise GatherError(f"{run_dir}: no cli_call.sh or hpsearch_command.sh recording the run's command")
 
 
 def best_run_of_search(search_dir: Path, module: GridModule) -> Path:
@@ -222,7 +222,7 @@ def gather(args: argparse.Namespace, module: GridModule,
            ignore_kwds: Sequence[str], forced_params: Mapping[str, object]) -> Path:
     """Write the seeds' grid, copy the reference run, and run (or print) the search. Returns the results folder."""
     ref = reference_run(Path(args.run_dir).resolve(), module)
-    flags = run_flags(ref)
+    _, flags = run_command(ref)
     ref_seed = flags.get("random_seed")
     for key in (module.out_arg, "random_seed", *ignore_kwds):
         flags.pop(key, None)

@@ -68,3 +68,25 @@ def test_aggregate_only_and_errors(reference, tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         run(module, argv=[f"--seeds_dir={tmp_path / 'empty'}"])
     assert exc.value.code == 2 and "no finished run found" in capsys.readouterr().err
+
+
+def test_report_puts_our_mean_next_to_the_target(reference, tmp_path):
+    from hpsearch.report import main as report
+
+    module, search = reference
+    out = run(module, summary_keys=["score"], argv=[f"--run_dir={search}", "--seeds_list=0,1,2", "--start_gathering",
+                                                    "--visible_gpus=-1", f"--out_dir={tmp_path / 'seeds'}"])
+    targets = tmp_path / "targets.json"
+    targets.write_text(json.dumps([
+        {"script": "probabilistic/other/fake_run.py", "args": "--lr=0.1", "metrics": {"CL1": 1.0},
+         "metric_summary_keys": {"CL1": "score"}, "readme_line": 3},
+        {"script": "x/fake_run.py", "args": '--lr=0.1 --arch="5 5"', "metrics": {"CL1": 4.0, "T": None},
+         "metric_summary_keys": {"CL1": "score", "T": "neg"}, "readme_line": 7, "experiment": "fake"}]))
+    path = report([str(out), f"--targets={targets}"])
+    text = path.read_text()
+    sem = np.std([4.0, 4.1, 4.2]) / math.sqrt(3)
+    assert "line 7" in text and "differ from the target command: none" in text
+    assert f"| CL1 | score | 4 | 4.1 +/- {sem:.2g} | 3 | +0.1 | {0.1 / sem:+.1f} |" in text
+    assert "| neg | -3 +/- 0 | 3 |" in text
+    assert path.with_suffix(".png").stat().st_size > 1000
+    assert "line 3" in report([str(out), f"--targets={targets}", "--target_line=3"]).read_text()
