@@ -75,8 +75,8 @@ def run_command(run_dir: Path) -> tuple[str, dict[str, object]]:
         if path.is_file():
             line = [ln for ln in path.read_text().splitlines() if ln.strip() and not ln.startswith("#")][0]
             tokens = shlex.split(line)
-            script_at = next(i for i, t in enumerate(tokens) if t.endswith(".py"))
-            return tokens[script_at], argv_to_flags(tokens[script_at + 1:])
+            first_flag = next((i for i, t in enumerate(tokens) if t.startswith("--")), len(tokens))
+            return (tokens[first_flag - 1] if first_flag else ""), argv_to_flags(tokens[first_flag:])
     raise GatherError(f"{run_dir}: no cli_call.sh or hpsearch_command.sh recording the run's command")
 
 

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from utils.atomic import atomic_write_text
+from utils.tb_hparams import log_final_hparams
 
 TIMESTAMP_PLACEHOLDERS = ("<timestamp>", "<date>_<time>")
 
@@ -36,6 +37,7 @@ class RunEnv:
     writer: object  # torch.utils.tensorboard.SummaryWriter, or a no-op stand-in
 
     def close(self) -> None:
+        log_final_hparams(self.writer, self.out_dir)
         self.writer.close()
         for handler in list(self.logger.handlers):
             handler.close()
