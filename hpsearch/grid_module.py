@@ -10,7 +10,7 @@ A grid module is a plain Python module with these attributes (see ``hpsearch/hps
 ``_SUMMARY_KEYWORDS``       its keys in file order; must contain ``finished``
 ``_OUT_ARG``                the flag naming a run's output folder (default ``out_dir``)
 ``_SUMMARY_PARSER_HANDLE``  ``f(out_dir, run_index) -> dict`` replacing the default parser, or ``None``
-``_PERFORMANCE_EVAL_HANDLE`` ``f(summary) -> bool``: whether post-processing keeps a run
+``_PERFORMANCE_EVAL_HANDLE`` ``f(summary, criterion) -> bool``: whether post-processing keeps a run
 ``_PERFORMANCE_KEY``        the key the results table is sorted by (default: the first summary key)
 ``_PERFORMANCE_SORT_ASC``   sort ascending (losses) or descending (accuracies, the default)
 ``_ARGPARSE_HANDLE``        ``f(argv) -> Namespace``: the script's own parser (post-processing, seed gathering)

@@ -38,20 +38,18 @@ from probabilistic.ewc import (
 from probabilistic.heads import output_unit_entries
 from probabilistic.regression.runner import (
     _LIST_KEYS,
-    SUMMARY_KEYS,
     NonFiniteLossError,
     log_final,
     setup_run,
     test_tasks,
 )
+from probabilistic.regression.summary_keys import SUMMARY_KEYS_EWC
 from probabilistic.training import clip_gradients, make_optimizer
 from utils.checkpoints import save_checkpoint
 from utils.cli import ConfigError, parse_int_list
 from utils.progress import itstime, progress
 from utils.run_env import RunEnv
 from utils.summary import init_summary, write_summary
-
-SUMMARY_KEYS_EWC = [*SUMMARY_KEYS[:10], "aa_num_weights_main", "finished"]
 
 
 # ---------------------------------------------------------------------------------------------------------------

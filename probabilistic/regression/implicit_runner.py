@@ -49,12 +49,12 @@ from probabilistic.implicit import (
 )
 from probabilistic.regression.runner import (
     _LIST_KEYS,
-    SUMMARY_KEYS,
     NonFiniteLossError,
     log_final,
     setup_run,
     test_tasks,
 )
+from probabilistic.regression.summary_keys import SUMMARY_KEYS_AVB, SUMMARY_KEYS_SSGE
 from probabilistic.training import clip_gradients, kl_scale_at, make_optimizer
 from utils.checkpoints import checkpoint_exists, load_checkpoint, save_checkpoint
 from utils.cli import ConfigError, parse_int_list
@@ -62,13 +62,6 @@ from utils.hnet_regularizer import compute_targets, hnet_output_regularizer, tas
 from utils.progress import itstime, progress
 from utils.run_env import RunEnv
 from utils.summary import init_summary, write_summary
-
-_MSE_KEYS = SUMMARY_KEYS[:10]
-SUMMARY_KEYS_AVB = [*_MSE_KEYS, "aa_acc_avg_dis", "aa_acc_dis", "aa_num_weights_main", "aa_num_weights_hyper",
-                    "aa_num_weights_hyper_hyper", "aa_num_weights_dis", "aa_num_weights_hm_ratio",
-                    "aa_num_weights_hhm_ratio", "aa_num_weights_dm_ratio", "finished"]
-SUMMARY_KEYS_SSGE = [*_MSE_KEYS, "aa_num_weights_main", "aa_num_weights_hyper", "aa_num_weights_hyper_hyper",
-                     "aa_num_weights_hm_ratio", "aa_num_weights_hhm_ratio", "finished"]
 
 
 # ---------------------------------------------------------------------------------------------------------------

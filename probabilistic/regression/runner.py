@@ -31,20 +31,14 @@ from probabilistic.posterior import WeightPosterior
 from probabilistic.posterior import prior_matching as posterior_prior_matching
 from probabilistic.regression.evaluate import evaluate_regression, predict_tasks
 from probabilistic.regression.plots import plot_mse, plot_predictive_distributions, plot_val_predictions
+from probabilistic.regression.summary_keys import LIST_KEYS as _LIST_KEYS
+from probabilistic.regression.summary_keys import SUMMARY_KEYS
 from utils.checkpoints import checkpoint_exists, load_checkpoint, save_checkpoint
 from utils.cli import ConfigError, parse_int_list
 from utils.hnet_regularizer import compute_targets, hnet_output_regularizer
 from utils.progress import itstime, progress
 from utils.run_env import RunEnv, setup_environment
 from utils.summary import init_summary, write_summary
-
-SUMMARY_KEYS = [
-    "aa_mse_during", "aa_mse_final", "aa_mse_during_mean", "aa_mse_final_mean", "aa_task_inference",
-    "aa_task_inference_mean", "aa_mse_during_inferred", "aa_mse_final_inferred", "aa_mse_during_inferred_mean",
-    "aa_mse_final_inferred_mean", "aa_num_weights_main", "aa_num_weights_hyper", "aa_num_weights_ratio", "finished",
-]
-_LIST_KEYS = ("aa_mse_during", "aa_mse_final", "aa_task_inference", "aa_mse_during_inferred",
-              "aa_mse_final_inferred")
 
 
 class NonFiniteLossError(RuntimeError):

@@ -1,0 +1,38 @@
+"""Hyperparameter search: PermutedMNIST, PR-SSGE (``train_perm_ssge.py``).
+
+Port of the original ``probabilistic/prob_mnist/hpsearch_config_perm_ssge.py``: the grid it last used, the base and
+SSGE conditions, the script's summary keys and the keep-a-run criterion. Any flag listed by ``python3
+train_perm_ssge.py --help`` can be added to ``grid``; string values carry their own quotes (``'"10,10"'``).
+"""
+
+from functools import partial
+
+from hpsearch.base_conditions import BASE_CONDITIONS, OUT_ARG, SSGE_CONDITIONS, SUMMARY_FILENAME, keep_if_above
+from probabilistic.args import parse_args
+from probabilistic.classification.summary_keys import summary_keys
+
+grid = {
+    "beta": [0.01],
+    "use_adam": [True],
+    "imp_hnet_type": ["hmlp"],
+    "hh_hnet_type": ["hmlp"],
+    "full_support_perturbation": [-1],
+    "padding": [2],
+}
+
+conditions = [
+    # your own (if, then) pairs first; the shared ones follow
+    *BASE_CONDITIONS,
+    *SSGE_CONDITIONS,
+]
+
+_SCRIPT_NAME = "train_perm_ssge.py"
+_SUMMARY_FILENAME = SUMMARY_FILENAME
+_SUMMARY_KEYWORDS = summary_keys("ssge")
+_OUT_ARG = OUT_ARG
+_SUMMARY_PARSER_HANDLE = None  # the driver's default parser
+_PERFORMANCE_KEY = "acc_avg_final"
+_PERFORMANCE_SORT_ASC = False
+_performance_criteria = keep_if_above(_PERFORMANCE_KEY)
+_PERFORMANCE_EVAL_HANDLE = _performance_criteria
+_ARGPARSE_HANDLE = partial(parse_args, "perm_mnist_ssge")

@@ -1,0 +1,39 @@
+"""Hyperparameter search: SplitMNIST, PR-AVB (``train_split_avb.py``).
+
+Port of the original ``probabilistic/prob_mnist/hpsearch_config_split_avb.py``: the grid it last used, the base and
+AVB conditions, the script's summary keys and the keep-a-run criterion. Any flag listed by ``python3
+train_split_avb.py --help`` can be added to ``grid``; string values carry their own quotes (``'"10,10"'``).
+"""
+
+from functools import partial
+
+from hpsearch.base_conditions import AVB_CONDITIONS, BASE_CONDITIONS, OUT_ARG, SUMMARY_FILENAME, keep_if_above
+from probabilistic.args import parse_args
+from probabilistic.classification.summary_keys import summary_keys
+
+grid = {
+    "beta": [0.01],
+    "use_adam": [True],
+    "imp_hnet_type": ["hmlp"],
+    "hh_hnet_type": ["hmlp"],
+}
+
+conditions = [
+    # your own (if, then) pairs first; the shared ones follow
+    *BASE_CONDITIONS,
+    *AVB_CONDITIONS,
+]
+
+# The original's name, for grid modules that import it from here.
+_AVB_CONDITIONS = AVB_CONDITIONS
+
+_SCRIPT_NAME = "train_split_avb.py"
+_SUMMARY_FILENAME = SUMMARY_FILENAME
+_SUMMARY_KEYWORDS = summary_keys("avb")
+_OUT_ARG = OUT_ARG
+_SUMMARY_PARSER_HANDLE = None  # the driver's default parser
+_PERFORMANCE_KEY = "acc_avg_final"
+_PERFORMANCE_SORT_ASC = False
+_performance_criteria = keep_if_above(_PERFORMANCE_KEY)
+_PERFORMANCE_EVAL_HANDLE = _performance_criteria
+_ARGPARSE_HANDLE = partial(parse_args, "split_mnist_avb")

@@ -1,0 +1,1 @@
+"""Part-of-speech tagging experiments (``train_pos.py``)."""

@@ -1,0 +1,1 @@
+"""Student-teacher experiments (``train_student.py``)."""
