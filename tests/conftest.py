@@ -20,3 +20,13 @@ def load_targets(name: str) -> list[dict]:
 @pytest.fixture(autouse=True)
 def _no_tty_and_headless(monkeypatch):
     monkeypatch.setenv("MPLBACKEND", "Agg")
+
+
+def simulate_crash_in_task_3(out_dir: Path) -> None:
+    """Leave ``out_dir`` as a crash during task 3 would: no task-3 checkpoint, the summary says ``finished 0``."""
+    for f in (out_dir / "checkpoints").glob("task_2.*"):
+        f.unlink()
+    summary = json.loads((out_dir / "summary.json").read_text())
+    (out_dir / "summary.json").write_text(json.dumps({**summary, "finished": 0}))
+    text = (out_dir / "performance_overview.txt").read_text()
+    (out_dir / "performance_overview.txt").write_text(text.replace("finished 1", "finished 0"))

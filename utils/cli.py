@@ -14,12 +14,19 @@ that names the offending flag (:class:`ConfigError`).
 from __future__ import annotations
 
 import argparse
+import errno
+import signal
 import sys
+import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, NoReturn
 
 Mode = tuple[str, str]  # (method, family), e.g. ("bbb", "reg")
+#: Errors of writing run files that end a run with one line (a bug's OSError keeps its traceback).
+WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EIO})
 
 
 class ConfigError(ValueError):
@@ -107,14 +114,59 @@ def parse_flags(parser: argparse.ArgumentParser, argv: Sequence[str] | None,
     return config
 
 
+class Terminated(BaseException):
+    """The process received SIGTERM (raised by the handler :func:`run_or_exit` installs)."""
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated()
+
+
+def _fail(config: argparse.Namespace, code: int, message: str) -> NoReturn:
+    """End the run with one line on stderr and in the run's ``logfile.txt``."""
+    line = f"{script_name()}: error: {message}"
+    sys.stderr.write(line + "\n")
+    logfile = Path(str(getattr(config, "out_dir", ""))) / "logfile.txt"
+    if logfile.is_file():
+        with open(logfile, "a") as f:
+            f.write(f"{time.strftime('%H:%M:%S')} - ERROR - {message}\n")
+    raise SystemExit(code) from None
+
+
 def run_or_exit(run: Callable, config: argparse.Namespace, **kwargs):
-    """Call ``run(config, **kwargs)``; a :class:`ConfigError` found while setting up ends the program with one
-    line on stderr and exit code 2 (as parse errors do)."""
+    """Call ``run(config, **kwargs)`` and turn every way a run can stop early into one line and an exit code.
+
+    Bad flags or an unusable ``out_dir`` (:class:`ConfigError`): exit 2. A non-finite loss: exit 1. SIGINT / SIGTERM:
+    exit 130 / 143. A full disk or another write error: exit 1 naming the file. The summary then keeps the finished
+    tasks with ``finished 0``, and rerunning the same command resumes after the last finished task. A folder that
+    holds the same finished run is left as it is and its stored summary returned.
+    """
+    from utils.run_folder import RunFinished
+    from utils.training import NonFiniteLossError
+
+    resume = "; the summary keeps the finished tasks, rerun the same command to resume after the last one"
+    previous = signal.signal(signal.SIGTERM, _raise_terminated) \
+        if threading.current_thread() is threading.main_thread() else None
     try:
         return run(config, **kwargs)
+    except RunFinished as done:
+        print(f"{script_name()}: {done}")
+        return done.summary
     except ConfigError as err:
-        sys.stderr.write(f"{script_name()}: error: {err}\n")
-        raise SystemExit(2) from None
+        _fail(config, 2, str(err))
+    except NonFiniteLossError as err:
+        _fail(config, 1, f"{err}{resume}")
+    except KeyboardInterrupt:
+        _fail(config, 130, f"interrupted (SIGINT){resume}")
+    except Terminated:
+        _fail(config, 143, f"terminated (SIGTERM){resume}")
+    except OSError as err:
+        if err.errno not in WRITE_ERRNOS:
+            raise
+        _fail(config, 1, f"cannot write {err.filename or 'a run file'}: {err.strerror}{resume}")
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def parse_int_list(value: str | int, flag: str) -> list[int]:

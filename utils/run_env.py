@@ -2,7 +2,8 @@
 
 Phase order follows the originals (spec §2.1): create ``out_dir`` -> write ``config.json`` -> logger
 (``logfile.txt``) -> seeds -> device -> TensorBoard writer (``out_dir/summary``) -> ``cli_call.sh``.
-An existing ``out_dir`` is reused (the runner resumes from its checkpoints) — never an interactive prompt.
+An existing ``out_dir`` resumes after its last finished task, only with the same flags (:mod:`utils.run_folder`) —
+never an interactive prompt.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import numpy as np
 import torch
 
 from utils.atomic import atomic_write_text
+from utils.run_folder import claim_out_dir, release_out_dir
 from utils.tb_hparams import log_final_hparams
 
 TIMESTAMP_PLACEHOLDERS = ("<timestamp>", "<date>_<time>")
@@ -39,6 +41,7 @@ class RunEnv:
     def close(self) -> None:
         log_final_hparams(self.writer, self.out_dir)
         self.writer.close()
+        release_out_dir(self.out_dir)
         for handler in list(self.logger.handlers):
             handler.close()
             self.logger.removeHandler(handler)
@@ -133,7 +136,7 @@ def setup_environment(config: argparse.Namespace, script_dir: str | Path | None 
                       argv: list[str] | None = None, tensorboard: bool = True) -> RunEnv:
     """Create out_dir and everything listed in the module docstring; updates ``config.out_dir`` in place."""
     out_dir = resolve_out_dir(config.out_dir, script_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    claim_out_dir(config, out_dir)  # lock; refuse other flags; a finished run raises RunFinished
     config.out_dir = str(out_dir)
     write_config(config, out_dir)
     logger = make_logger(out_dir, getattr(config, "loglevel_info", False))

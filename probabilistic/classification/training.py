@@ -10,10 +10,7 @@ import torch
 from torch import Tensor, nn
 
 from utils.progress import itstime
-
-
-class NonFiniteLossError(RuntimeError):
-    """The training loss became NaN or infinite."""
+from utils.training import NonFiniteLossError  # noqa: F401 (re-exported: the runners import it from here)
 
 
 def make_optimizer(config: argparse.Namespace, params: Iterable[Tensor], lr: float | None = None

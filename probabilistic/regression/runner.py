@@ -39,10 +39,7 @@ from utils.hnet_regularizer import compute_targets, hnet_output_regularizer
 from utils.progress import itstime, progress
 from utils.run_env import RunEnv, setup_environment
 from utils.summary import init_summary, write_summary
-
-
-class NonFiniteLossError(RuntimeError):
-    """The training loss became NaN or infinite."""
+from utils.training import NonFiniteLossError
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import pytest
 
 from probabilistic.regression.implicit_runner import SUMMARY_KEYS_AVB
 from probabilistic.regression.train_avb import main
+from tests.conftest import simulate_crash_in_task_3
 
 SPEC = Path(__file__).resolve().parents[4] / "shared" / "spec" / "targets_posterior_replay.json"
 TARGETS = [t for t in json.loads(SPEC.read_text()) if t["parser_mode"] == "regression_avb"] if SPEC.exists() else []
@@ -39,8 +40,7 @@ def test_resume_after_interruption_reproduces_the_uninterrupted_run(tmp_path, sh
     args = "--used_task_set=3 --use_adam --net_act=relu --latent_dim=4 --full_support_perturbation=0.02"
     full = shrunk_run(main, args, tmp_path / "full", n_iter=10)
     shrunk_run(main, args, tmp_path / "cut", n_iter=10)
-    for f in (tmp_path / "cut" / "checkpoints").glob("task_2.*"):
-        f.unlink()
+    simulate_crash_in_task_3(tmp_path / "cut")  # the rerun resumes after task 2
     resumed = shrunk_run(main, args, tmp_path / "cut", n_iter=10)
     assert resumed["aa_mse_final"] == pytest.approx(full["aa_mse_final"], rel=1e-5)
     assert resumed["aa_acc_dis"] == full["aa_acc_dis"]

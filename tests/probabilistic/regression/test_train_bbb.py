@@ -9,6 +9,7 @@ import pytest
 
 from probabilistic.regression.runner import SUMMARY_KEYS
 from probabilistic.regression.train_bbb import main
+from tests.conftest import simulate_crash_in_task_3
 from utils.summary import read_summary
 
 SPEC = Path(__file__).resolve().parents[4] / "shared" / "spec" / "targets_posterior_replay.json"
@@ -49,9 +50,7 @@ def test_resume_after_interruption_reproduces_the_uninterrupted_run(tmp_path):
     args = "--used_task_set=3 --net_act=relu --train_sample_size=2"
     full = _run(args, tmp_path / "full", n_iter=30)
     _run(args, tmp_path / "cut", n_iter=30)
-    # simulate a crash during task 3: drop its checkpoint, the rerun resumes after task 2
-    for f in (tmp_path / "cut" / "checkpoints").glob("task_2.*"):
-        f.unlink()
+    simulate_crash_in_task_3(tmp_path / "cut")  # the rerun resumes after task 2
     resumed = _run(args, tmp_path / "cut", n_iter=30)
     assert resumed["aa_mse_final"] == pytest.approx(full["aa_mse_final"], rel=1e-5)
     assert resumed["aa_task_inference"] == full["aa_task_inference"]
