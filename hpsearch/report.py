@@ -3,8 +3,8 @@
 Collects every finished run below the folder, computes mean +/- SEM (population std / sqrt(n)) of each numeric
 summary key, and writes ``report.md``: one table of all keys, and, when a targets file is given (the
 ``targets_*.json`` format of the spec), a first table putting each reported number of the matching README command next
-to ours, with the difference in units of our SEM. ``report.png`` plots those rows (ours with SEM bars, the paper's
-value as a marker), or the first keys when no target matches.
+to ours, with the difference in units of our SEM. ``report.png`` plots those rows, one panel per key (ours with its
+SEM bar, the paper's value as a marker), or the first keys when no target matches.
 
 The matching target is the entry for the same script whose flags agree best with the runs' own command
 (``cli_call.sh`` / ``hpsearch_command.sh``); ``--target_line`` picks one by its README line or id instead.
@@ -18,8 +18,6 @@ import math
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
 
 from hpsearch.gather_seeds import GatherError, argv_to_flags, run_command, seed_statistics
 from hpsearch.summary_parser import is_finished, parse_value
@@ -102,10 +100,13 @@ def match_target(targets: list[dict], script: str, flags: dict, line: int | None
     return best, best_diff or []
 
 
-def render(folder: Path, runs: list, stats: list[KeyStats], target: dict | None, differing: list) -> str:
+def render(folder: Path, runs: list, stats: list[KeyStats], target: dict | None, differing: list,
+           searched: bool = False) -> str:
     """The Markdown report."""
     by_key = {s.key: s for s in stats}
     out = [f"# Report: {folder}", "", f"{len(runs)} finished run(s); mean +/- SEM (population std / sqrt(n)).", ""]
+    if target is None and searched:
+        out += ["No entry of the targets file with reported numbers matches the runs' script.", ""]
     if target is not None:
         where = f"{target.get('readme', '?')} line {target.get('readme_line', target.get('id', '?'))}"
         out += [f"Target: {target.get('experiment', '')} / {target.get('method', '')} ({where}).",
@@ -128,7 +129,7 @@ def render(folder: Path, runs: list, stats: list[KeyStats], target: dict | None,
 
 
 def plot(path: Path, stats: list[KeyStats], target: dict | None) -> None:
-    """Bar chart of ours (SEM error bars) against the paper's numbers."""
+    """One panel per key (each on its own scale): ours with its SEM bar, the paper's value as a marker."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -137,14 +138,18 @@ def plot(path: Path, stats: list[KeyStats], target: dict | None) -> None:
     by_key = {s.key: s for s in stats}
     rows = [(label, by_key[key], value) for label, (key, value) in (target_metrics(target) if target else {}).items()
             if key in by_key] or [(s.key, s, None) for s in stats[:8]]
-    fig, ax = plt.subplots(figsize=(1.2 + 1.1 * len(rows), 3.6))
-    x = np.arange(len(rows))
-    ax.bar(x, [r[1].mean for r in rows], yerr=[r[1].sem for r in rows], capsize=4, color="tab:blue", label="ours")
-    paper = [(i, r[2]) for i, r in enumerate(rows) if r[2] is not None]
-    if paper:
-        ax.scatter(*zip(*paper), marker="D", color="tab:red", zorder=3, label="paper")
-    ax.set_xticks(x, [r[0] for r in rows], rotation=30, ha="right")
-    ax.legend(loc="lower right")
+    cols = min(4, len(rows))
+    nrows = -(-len(rows) // cols)
+    fig, axes = plt.subplots(nrows, cols, figsize=(2.6 * cols, 2.4 * nrows), squeeze=False)
+    for ax, (label, s, paper) in zip(axes.flat, rows):
+        ax.errorbar([0], [s.mean], yerr=[s.sem], fmt="o", color="tab:blue", capsize=5, label=f"ours (n={s.n})")
+        if paper is not None:
+            ax.plot([0], [paper], "D", color="tab:red", label="paper")
+        ax.set_title(label, fontsize=9)
+        ax.set_xticks([])
+        ax.legend(fontsize=7, loc="best")
+    for ax in list(axes.flat)[len(rows):]:
+        ax.set_visible(False)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -173,7 +178,7 @@ def main(argv: list[str] | None = None) -> Path:
     except GatherError as e:
         p.exit(2, f"report: error: {e}\n")
     out = Path(args.out) if args.out else folder / "report.md"
-    atomic_write_text(out, render(folder, runs, stats, target, differing))
+    atomic_write_text(out, render(folder, runs, stats, target, differing, searched=bool(args.targets)))
     plot(out.with_suffix(".png"), stats, target)
     print(f"report: {out} and {out.with_suffix('.png')}")
     return out
