@@ -2,19 +2,19 @@
 
 A grid module is a plain Python module with these attributes (see ``hpsearch/hpsearch_config_template.py``):
 
-=========================== =========================================================================================
-``grid``                    flag -> list of values to try
-``conditions``              list of ``(if_dict, then_dict)`` pairs (see :mod:`hpsearch.grid`)
-``_SCRIPT_NAME``            the training script, relative to ``--run_cwd`` (or to the module's folder)
-``_SUMMARY_FILENAME``       the summary file every run writes (``performance_overview.txt``)
-``_SUMMARY_KEYWORDS``       its keys in file order; must contain ``finished``
-``_OUT_ARG``                the flag naming a run's output folder (default ``out_dir``)
-``_SUMMARY_PARSER_HANDLE``  ``f(out_dir, run_index) -> dict`` replacing the default parser, or ``None``
-``_PERFORMANCE_EVAL_HANDLE`` ``f(summary, criterion) -> bool``: whether post-processing keeps a run
-``_PERFORMANCE_KEY``        the key the results table is sorted by (default: the first summary key)
-``_PERFORMANCE_SORT_ASC``   sort ascending (losses) or descending (accuracies, the default)
-``_ARGPARSE_HANDLE``        ``f(argv) -> Namespace``: the script's own parser (post-processing, seed gathering)
-=========================== =========================================================================================
+============================= =======================================================================================
+``grid``                      flag -> list of values to try
+``conditions``                list of ``(if_dict, then_dict)`` pairs (see :mod:`hpsearch.grid`)
+``_SCRIPT_NAME``              the training script, relative to ``--run_cwd`` (or to the module's folder)
+``_SUMMARY_FILENAME``         the summary file every run writes (``performance_overview.txt``)
+``_SUMMARY_KEYWORDS``         its keys in file order; must contain ``finished``
+``_OUT_ARG``                  the flag naming a run's output folder (default ``out_dir``)
+``_SUMMARY_PARSER_HANDLE``    ``f(out_dir, run_index) -> dict`` replacing the default parser, or ``None``
+``_PERFORMANCE_EVAL_HANDLE``  ``f(summary, criterion) -> bool``: whether post-processing keeps a run
+``_PERFORMANCE_KEY``          the key the results table is sorted by (default: the first summary key)
+``_PERFORMANCE_SORT_ASC``     sort ascending (losses) or descending (accuracies, the default)
+``_ARGPARSE_HANDLE``          ``f(argv) -> Namespace``: the script's own parser (post-processing, seed gathering)
+============================= =======================================================================================
 
 A user's own original config module works after changing its imports.
 """
