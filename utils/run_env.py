@@ -25,6 +25,7 @@ import torch
 from utils.atomic import atomic_write_text
 from utils.run_folder import claim_out_dir, release_out_dir
 from utils.tb_hparams import log_final_hparams
+from utils.tb_resume import drop_events_after_last_task
 
 TIMESTAMP_PLACEHOLDERS = ("<timestamp>", "<date>_<time>")
 
@@ -144,6 +145,9 @@ def setup_environment(config: argparse.Namespace, script_dir: str | Path | None 
     device = select_device(config)
     limit_cpu_threads(device)
     logger.info(f"Output directory: {out_dir} | device: {device}")
+    dropped = drop_events_after_last_task(out_dir, out_dir / "summary")  # a resume: no TensorBoard step twice
+    if dropped:
+        logger.info(f"Resuming: {dropped} TensorBoard events of the interrupted attempt dropped")
     writer = make_writer(out_dir, tensorboard)
     call = " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
     script = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "script"

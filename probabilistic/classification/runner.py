@@ -9,7 +9,7 @@ all test sets, write the summary, checkpoint -> final figures and report. Loss p
         \\mathrm{CE}(f(x; w_s)_{\\mathcal{A}_t}, y) + \\beta\\, L_\\text{reg}
 
 with S = ``train_sample_size``, the softmax over task t's allowed outputs 𝒜_t (:mod:`probabilistic.heads`),
-λ_KL from :mod:`~probabilistic.classification.kl_schedule`, p = N(0, σ_p² I) or (VCL) the previous posterior, and
+λ_KL from :func:`utils.training.kl_factor`, p = N(0, σ_p² I) or (VCL) the previous posterior, and
 the hypernetwork output regulariser over the previous tasks S ⊆ {0..t−1}: head-masked mse on the raw outputs, or
 fkl/rkl/w2 between diagonal Gaussians averaged over S and (original quirk, spec §6.2.3) divided once more by t
 unless ``--fix_dist_reg_normalization``.
@@ -41,7 +41,6 @@ from probabilistic.classification.coresets import (
 )
 from probabilistic.classification.evaluate import EVAL_SEED, test_inputs, validate
 from probabilistic.classification.families import build_main_net
-from probabilistic.classification.kl_schedule import kl_factor
 from probabilistic.classification.phases import end_of_run, end_of_task, setup_run
 from probabilistic.classification.schedulers import EpochSchedulers
 from probabilistic.classification.state import latest_task, load_task_state
@@ -61,6 +60,7 @@ from utils.cli import ConfigError, parse_int_list
 from utils.hnet_regularizer import compute_targets, hnet_output_regularizer, tasks_to_regularize
 from utils.progress import itstime, progress
 from utils.run_env import RunEnv
+from utils.training import kl_factor
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -3,59 +3,19 @@
 from __future__ import annotations
 
 import argparse
-import math
-from collections.abc import Iterable
 
 import torch
 from torch import Tensor, nn
 
 from utils.progress import itstime
-from utils.training import NonFiniteLossError  # noqa: F401 (re-exported: the runners import it from here)
-
-
-def make_optimizer(config: argparse.Namespace, params: Iterable[Tensor], lr: float | None = None
-                   ) -> torch.optim.Optimizer:
-    """SGD (default), Adam (betas ``(adam_beta1, 0.999)``), RMSprop, Adadelta or Adagrad with ``weight_decay``;
-    the runners build a new one for every task, as the original (Adam state is reset)."""
-    lr = config.lr if lr is None else lr
-    params = list(params)
-    wd = config.weight_decay
-    if config.use_adam:  # fused: one kernel for all parameter tensors instead of a loop of small ops
-        return torch.optim.Adam(params, lr=lr, betas=(config.adam_beta1, 0.999), weight_decay=wd, fused=True)
-    if config.use_rmsprop:
-        return torch.optim.RMSprop(params, lr=lr, momentum=config.momentum, weight_decay=wd)
-    if config.use_adadelta:
-        return torch.optim.Adadelta(params, lr=lr, weight_decay=wd)
-    if config.use_adagrad:
-        return torch.optim.Adagrad(params, lr=lr, weight_decay=wd)
-    return torch.optim.SGD(params, lr=lr, momentum=config.momentum, weight_decay=wd)
-
-
-def iterations_per_epoch(config: argparse.Namespace, num_train: int) -> int:
-    """``ceil(N_train / batch_size)``."""
-    return math.ceil(num_train / config.batch_size)
-
-
-def num_iterations(config: argparse.Namespace, num_train: int) -> int:
-    """``n_iter``, or ``epochs * ceil(N_train / batch_size)`` if ``--epochs`` is set."""
-    if config.epochs != -1:
-        return config.epochs * iterations_per_epoch(config, num_train)
-    return config.n_iter
-
-
-def clip_gradients(config: argparse.Namespace, params: Iterable[Tensor]) -> None:
-    """``--clip_grad_value`` or ``--clip_grad_norm`` (mutually exclusive; -1 = off)."""
-    if config.clip_grad_value != -1:
-        nn.utils.clip_grad_value_(params, config.clip_grad_value)
-    elif config.clip_grad_norm != -1:
-        nn.utils.clip_grad_norm_(params, config.clip_grad_norm)
-
-
-def check_finite(loss: Tensor, task_id: int, it: int, parts: dict[str, Tensor]) -> None:
-    """Raise :class:`NonFiniteLossError` naming the task, iteration and loss terms."""
-    if not torch.isfinite(loss):
-        terms = ", ".join(f"{k}={v.item():.3g}" for k, v in parts.items())
-        raise NonFiniteLossError(f"non-finite loss in task {task_id + 1} at iteration {it} ({terms})")
+from utils.training import (  # noqa: F401 (re-exported: the runners import them from here)
+    NonFiniteLossError,
+    check_finite,
+    clip_gradients,
+    iterations_per_epoch,
+    make_optimizer,
+    num_iterations,
+)
 
 
 def cross_entropy_over_samples(logits: Tensor, targets: Tensor) -> tuple[Tensor, Tensor]:

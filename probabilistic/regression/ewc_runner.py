@@ -44,12 +44,12 @@ from probabilistic.regression.runner import (
     test_tasks,
 )
 from probabilistic.regression.summary_keys import SUMMARY_KEYS_EWC
-from probabilistic.training import clip_gradients, make_optimizer
 from utils.checkpoints import save_checkpoint
 from utils.cli import ConfigError, parse_int_list
 from utils.progress import itstime, progress
 from utils.run_env import RunEnv
 from utils.summary import init_summary, write_summary
+from utils.training import clip_gradients, make_optimizer
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -55,13 +55,13 @@ from probabilistic.regression.runner import (
     test_tasks,
 )
 from probabilistic.regression.summary_keys import SUMMARY_KEYS_AVB, SUMMARY_KEYS_SSGE
-from probabilistic.training import clip_gradients, kl_scale_at, make_optimizer
 from utils.checkpoints import checkpoint_exists, load_checkpoint, save_checkpoint
 from utils.cli import ConfigError, parse_int_list
 from utils.hnet_regularizer import compute_targets, hnet_output_regularizer, tasks_to_regularize
 from utils.progress import itstime, progress
 from utils.run_env import RunEnv
 from utils.summary import init_summary, write_summary
+from utils.training import clip_gradients, kl_factor, make_optimizer
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -164,7 +164,7 @@ def train_task(config, env: RunEnv, method: str, posterior: ImplicitPosterior, d
     for it in progress(range(n_iter), desc=f"task {task_id + 1}"):
         if itstime(it, config.val_iter):
             dis_acc = _log_validation(config, env, posterior, dis, task, task_id, it)
-        kl_scale = kl_scale_at(it, n_iter, config.kl_scale, config.kl_schedule)
+        kl_scale = kl_factor(it, n_iter, config.kl_scale, config.kl_schedule)
 
         # --- adaptive contrast and discriminator updates (AVB) ---
         ac = None

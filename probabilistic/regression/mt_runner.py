@@ -23,10 +23,10 @@ from mnets.base import unflatten_weights
 from probabilistic.ewc import LaplacePosterior
 from probabilistic.regression.ewc_runner import SUMMARY_KEYS_EWC, build_mnet, check_supported, log_validation
 from probabilistic.regression.runner import _LIST_KEYS, NonFiniteLossError, log_final, setup_run, test_tasks
-from probabilistic.training import clip_gradients, make_optimizer
 from utils.checkpoints import save_checkpoint
 from utils.progress import itstime, progress
 from utils.summary import init_summary, write_summary
+from utils.training import clip_gradients, make_optimizer
 
 
 def run(config: argparse.Namespace, script_dir: str | Path | None = None, argv: list[str] | None = None) -> dict:

@@ -21,9 +21,13 @@ from data.special.regression1d import RegressionTask  # noqa: E402
 _COLORS = plt.rcParams["axes.prop_cycle"].by_key()["color"]
 
 
-def _save(fig, path: Path, writer, tag: str, step: int) -> None:
-    """Render once; the same pixels go to the PNG file and to TensorBoard."""
-    fig.subplots_adjust(left=0.11, right=0.97, bottom=0.11, top=0.92)  # cheaper than tight_layout
+def _save(fig, path: Path, writer, tag: str, step: int, left: float = 0.11) -> None:
+    """Render once; the same pixels go to the PNG file and to TensorBoard.
+
+    Args:
+        left: Left margin (figure fraction) for the y tick labels and label.
+    """
+    fig.subplots_adjust(left=left, right=0.97, bottom=0.11, top=0.92)  # cheaper than tight_layout
     fig.canvas.draw()
     rgba = np.asarray(fig.canvas.buffer_rgba())  # [H, W, 4] uint8
     plt.close(fig)
@@ -93,5 +97,5 @@ def plot_mse(during: list[float], current: list[float], out_dir: Path, writer, n
     ax.set_yscale("log")
     ax.legend()
     path = out_dir / f"mse_{n}.png"
-    _save(fig, path, writer, "test/mse", n)
+    _save(fig, path, writer, "test/mse", n, left=0.17)  # log-scale labels such as 9x10^-3 need the room
     return path
