@@ -30,7 +30,6 @@ from probabilistic.classification.evaluate import validate
 from probabilistic.classification.families import build_main_net
 from probabilistic.classification.phases import end_of_run, end_of_task, setup_run
 from probabilistic.classification.schedulers import EpochSchedulers
-from probabilistic.classification.state import latest_task, load_task_state
 from probabilistic.classification.training import (
     cross_entropy_over_samples,
     iterations_per_epoch,
@@ -52,6 +51,7 @@ from probabilistic.heads import Heads, output_unit_entries
 from utils.cli import ConfigError
 from utils.progress import progress
 from utils.run_env import RunEnv
+from utils.task_state import latest_task, load_task_state
 
 
 class EWCNet(nn.Module):

@@ -41,7 +41,6 @@ from probabilistic.classification.evaluate import EVAL_SEED, validate
 from probabilistic.classification.families import build_main_net
 from probabilistic.classification.phases import Run, end_of_run, end_of_task, setup_run
 from probabilistic.classification.schedulers import EpochSchedulers
-from probabilistic.classification.state import latest_task, load_task_state
 from probabilistic.classification.training import (
     check_finite,
     clip_gradients,
@@ -63,6 +62,7 @@ from probabilistic.implicit import (
 from utils.cli import ConfigError, parse_int_list
 from utils.hnet_regularizer import compute_targets, hnet_output_regularizer, tasks_to_regularize
 from utils.progress import itstime, progress
+from utils.task_state import latest_task, load_task_state
 from utils.training import kl_factor
 
 

@@ -27,11 +27,11 @@ from probabilistic.classification.evaluate import (
 )
 from probabilistic.classification.families import load_tasks
 from probabilistic.classification.plots import gmm_maps, plot_gmm_maps
-from probabilistic.classification.state import save_final_model, save_task_state
 from probabilistic.classification.summary_keys import LIST_KEYS, summary_keys
 from probabilistic.heads import Heads
 from utils.run_env import RunEnv, setup_environment
 from utils.summary import init_summary, write_summary
+from utils.task_state import save_final_model, save_task_state
 
 #: Weight samples for the GMM maps (62,500 grid points per model; the test phase uses ``val_sample_size``).
 MAP_SAMPLES = 10

@@ -43,7 +43,6 @@ from probabilistic.classification.evaluate import EVAL_SEED, test_inputs, valida
 from probabilistic.classification.families import build_main_net
 from probabilistic.classification.phases import end_of_run, end_of_task, setup_run
 from probabilistic.classification.schedulers import EpochSchedulers
-from probabilistic.classification.state import latest_task, load_task_state
 from probabilistic.classification.supsup import check_supsup, infer_tasks, supsup_summary
 from probabilistic.classification.training import (
     iterations_per_epoch,
@@ -60,6 +59,7 @@ from utils.cli import ConfigError, parse_int_list
 from utils.hnet_regularizer import compute_targets, hnet_output_regularizer, tasks_to_regularize
 from utils.progress import itstime, progress
 from utils.run_env import RunEnv
+from utils.task_state import latest_task, load_task_state
 from utils.training import kl_factor
 
 

@@ -18,10 +18,10 @@ from probabilistic.classification.batchnorm_stats import (
 )
 from probabilistic.classification.families import load_tasks
 from probabilistic.classification.runner import build_posterior
-from probabilistic.classification.state import load_task_state
 from probabilistic.heads import Heads
 from probabilistic.posterior import WeightPosterior
 from probabilistic.prob_cifar import train_resnet_bbb
+from utils.task_state import load_task_state
 
 
 def bn_config(**flags) -> argparse.Namespace:

@@ -1,4 +1,4 @@
-"""Per-task checkpoints of the classification runners: a rerun with the same ``out_dir`` resumes after the last
+"""Per-task checkpoints of the runners of both papers: a rerun with the same ``out_dir`` resumes after the last
 task whose checkpoint is complete (tensors via safetensors + a JSON sidecar, see :mod:`utils.checkpoints`).
 Only the newest :data:`KEEP` task checkpoints stay on disk (a PermutedMNIST-100 run would otherwise write one
 hypernetwork copy per task)."""
