@@ -93,6 +93,17 @@ class IndexStream:
             k -= m
         return torch.cat(parts)
 
+    def state_dict(self) -> dict[str, Tensor]:
+        """Everything that decides the next indices (for resuming a run exactly)."""
+        return {"generator": self._generator.get_state(), "order": self._order.clone(),
+                "pos": torch.tensor(self._pos)}
+
+    def load_state_dict(self, state: dict[str, Tensor]) -> None:
+        """Continue exactly where the stream that produced ``state`` was."""
+        self._generator.set_state(state["generator"].cpu())
+        self._order = state["order"].cpu().long()
+        self._pos = int(state["pos"])
+
 
 class Dataset:
     """Train / test / validation splits held as tensors on one device, with batching and transforms.

@@ -22,9 +22,10 @@ def _no_tty_and_headless(monkeypatch):
     monkeypatch.setenv("MPLBACKEND", "Agg")
 
 
-def simulate_crash_in_task_3(out_dir: Path) -> None:
-    """Leave ``out_dir`` as a crash during task 3 would: no task-3 checkpoint, the summary says ``finished 0``."""
-    for f in (out_dir / "checkpoints").glob("task_2.*"):
+def simulate_crash_in_task_3(out_dir: Path, task_index: int = 2) -> None:
+    """Leave ``out_dir`` as a crash during task ``task_index + 1`` (default 3) would: no checkpoint of that task,
+    the summary says ``finished 0``."""
+    for f in (out_dir / "checkpoints").glob(f"task_{task_index}.*"):
         f.unlink()
     summary = json.loads((out_dir / "summary.json").read_text())
     (out_dir / "summary.json").write_text(json.dumps({**summary, "finished": 0}))
