@@ -24,14 +24,18 @@ from mnets.simple_rnn import SimpleRNN
 
 
 def reverse_sequences(x: Tensor, lengths: Tensor | None) -> Tensor:
-    """Reverse ``[(K,) T, B, F]`` along time within each sequence's length; padded steps become 0."""
+    """Reverse ``[(K,) T, B, F]`` along time within each sequence's length; padded steps become 0.
+
+    ``lengths`` is ``[B]``, or ``[K, B]`` when every weight sample k runs its own sequences (per-sample Fisher).
+    """
     if lengths is None:
         return x.flip(-3)
     T = x.shape[-3]
     t = torch.arange(T, device=x.device)[:, None]  # [T, 1]
-    source = (lengths[None, :] - 1 - t).clamp(min=0)  # [T, B]: time step read for output step t
+    L = lengths.unsqueeze(-2)  # [(K,) 1, B]
+    source = (L - 1 - t).clamp(min=0)  # [(K,) T, B]: time step read for output step t
     out = x.gather(-3, source[..., None].expand(x.shape))  # [(K,) T, B, F]
-    return torch.where((t < lengths[None, :])[..., None], out, torch.zeros((), dtype=x.dtype))
+    return torch.where((t < L)[..., None], out, torch.zeros((), dtype=x.dtype))
 
 
 class BiRNN(MainNet):
@@ -85,6 +89,11 @@ class BiRNN(MainNet):
         self._cm_ids = [i for i, m in enumerate(self.param_shapes_meta) if m["name"].startswith("cm_")]
         self._check_setup()
 
+    @property
+    def use_lstm(self) -> bool:
+        """Whether the recurrent layers are LSTMs (the first layer's cell type)."""
+        return self.rnns[0].use_lstm
+
     def _check_setup(self) -> None:
         assert len(self.param_shapes) == len(self.param_shapes_meta)
         if self.internal_params is not None:
@@ -117,13 +126,17 @@ class BiRNN(MainNet):
                         nn.init.orthogonal_(block)
 
     def forward(self, x: Tensor, weights: Sequence[Tensor] | None = None, condition=None,
-                seq_lengths: Sequence[int] | np.ndarray | Tensor | None = None) -> Tensor:
+                seq_lengths: Sequence[int] | np.ndarray | Tensor | None = None,
+                rnn_fn: Callable[[SimpleRNN, Tensor, list[Tensor]], Tensor] | None = None) -> Tensor:
         """Outputs ``[T, B, n_out]`` (``[K, T, B, n_out]`` for weights with a sample axis K).
 
         Args:
             x: ``[T, B, n_in]`` or ``[K, T, B, n_in]`` (time-major, padded after each sequence's end).
-            seq_lengths: Unpadded length of each of the B sequences.
+            seq_lengths: Unpadded length of each of the B sequences (``[K, B]``: per weight sample).
+            rnn_fn: Runs one direction as ``rnn_fn(net, x, weights)`` (default ``net(x, weights)``), e.g. a
+                forward pass on fused kernels.
         """
+        run = rnn_fn or (lambda net, h, w: net(h, w))
         w, K = self.resolve_weights(weights)
         parts, start = [], 0
         for size in self._sizes:
@@ -131,14 +144,17 @@ class BiRNN(MainNet):
             start += size
         if self.preprocess_fct is not None:
             x = self.preprocess_fct(x, seq_lengths=seq_lengths)
-        lengths = None if seq_lengths is None else torch.as_tensor(np.asarray(seq_lengths), device=x.device)
+        if seq_lengths is None or isinstance(seq_lengths, Tensor):
+            lengths = None if seq_lengths is None else seq_lengths.to(x.device)
+        else:
+            lengths = torch.as_tensor(np.asarray(seq_lengths), device=x.device)
         h = x
         for layer in range(len(self.rnns) // 2):
-            h_f = self.rnns[2 * layer](h, parts[2 * layer])
-            h_b = reverse_sequences(self.rnns[2 * layer + 1](reverse_sequences(h, lengths), parts[2 * layer + 1]),
+            h_f = run(self.rnns[2 * layer], h, parts[2 * layer])
+            h_b = reverse_sequences(run(self.rnns[2 * layer + 1], reverse_sequences(h, lengths), parts[2 * layer + 1]),
                                     lengths)
             if lengths is not None:
-                valid = torch.arange(h.shape[-3], device=x.device)[:, None] < lengths[None, :]  # [T, B]
+                valid = torch.arange(h.shape[-3], device=x.device)[:, None] < lengths.unsqueeze(-2)  # [(K,) T, B]
                 drop = valid if not self.fix_bilstm_masking else ~valid  # original: zeroes the VALID steps
                 h_f = torch.where(drop[..., None], torch.zeros((), dtype=h_f.dtype), h_f)
             h = torch.cat([h_f, h_b], dim=-1)  # [(K,) T, B, 2H]

@@ -271,6 +271,12 @@ def _check_dataset(c: dict, family: str) -> None:
             raise ConfigError("--tbptt_fisher is not supported with --use_bidirectional_net; leave it at -1")
         if c["use_bidirectional_net"] and c["store_activations"]:
             raise ConfigError("--store_activations is not supported with --use_bidirectional_net")
+        if (c["wemb_init"] == "text") != bool(c["wemb_file"]):
+            raise ConfigError("--wemb_file (a 'word v1 v2 ...' vector file) goes with --wemb_init=text; give both "
+                              "or neither")
+        if c["wemb_init"] == "random" and c["dont_learn_wembs"]:
+            logger.warning("--wemb_init=random with --dont_learn_wembs: the random word vectors stay fixed; leave "
+                           "out --dont_learn_wembs to learn them")
     if family == "smnist" and c["num_tasks"] * c["num_classes_per_task"] > 10:
         raise ConfigError(
             f"--num_tasks={c['num_tasks']} x --num_classes_per_task={c['num_classes_per_task']} exceeds the "

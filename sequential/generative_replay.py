@@ -220,13 +220,17 @@ def end_of_digit_steps(x: Tensor, valid: Tensor) -> Tensor:
 def replay_distillation(kind: str, student: Tensor, teacher: Tensor, replay: ReplayedData
                         ) -> tuple[Tensor, float, float]:
     """Per-sample distillation ``[R]`` of head logits ``[T, R, O]``, and the student's agreement with the
-    teacher (hits, count): bits in the window (Copy Task) or the argmax at the distillation step."""
+    teacher (hits, count): bits in the window (``kind="copy"``) or the argmax at the distillation step (the step
+    after the last end-of-digit flag for ``"class"``, the last step for ``"last_step"``)."""
     if kind == "copy":
         window = stop_flag_window(replay.inputs, replay.valid)
         agree = ((student >= 0) == (teacher >= 0)).float().sum(-1)  # [T, R]
         return (bernoulli_kd(student, teacher, window), float((agree * window).sum()),
                 float(window.sum()) * student.shape[-1])
-    step = end_of_digit_steps(replay.inputs, replay.valid)
+    if kind == "last_step":  # fixed-length clips (AudioSet): the original reads the last (valid) step
+        step = (torch.arange(replay.valid.shape[0], device=student.device)[:, None] * replay.valid).amax(0)
+    else:
+        step = end_of_digit_steps(replay.inputs, replay.valid)
     rows = torch.arange(student.shape[1], device=student.device)
     s, t = student[step, rows], teacher[step, rows]  # [R, O]
     return softmax_kd(s, t), float((s.argmax(-1) == t.argmax(-1)).sum()), float(len(rows))

@@ -28,6 +28,7 @@ from hnets.chunked_hyperfan import chunked_hyperfan_init_
 from hnets.flag_translation import deprecated_hnet_config, new_hnet_config
 from hnets.init import init_embeddings_
 from hnets.registry import hnet_class
+from mnets.bi_rnn import BiRNN
 from mnets.simple_rnn import SimpleRNN
 from utils.cli import ConfigError, parse_int_list
 
@@ -53,6 +54,40 @@ def build_main_net(config: argparse.Namespace, n_in: int, n_out: int, no_weights
     if config.orthogonal_hh_init and not no_weights:
         net.init_hh_weights_orthogonal()
     return net
+
+
+def build_bidirectional_net(config: argparse.Namespace, n_in: int, n_out: int, no_weights: bool = False,
+                            use_masks: bool = False) -> BiRNN:
+    """The PoS BiRNN (``--use_bidirectional_net``): per direction pre-FC -> recurrent -> post-FC layers, both
+    directions' outputs concatenated -> linear output layer (all heads).
+
+    As in the original, the halves keep PyTorch's recurrent init (it does not ask the BiRNN for ``nn.Linear``-style
+    init); masks act on every recurrent layer of both directions; ``--fix_bilstm_masking`` selects the corrected
+    forward-direction masking (:class:`~mnets.bi_rnn.BiRNN`).
+    """
+    post = parse_int_list(config.srnn_post_fc_layers, "srnn_post_fc_layers")
+    rec = parse_int_list(config.rnn_arch, "rnn_arch")
+    rnn_args = dict(n_in=n_in, rnn_layers=rec, fc_layers_pre=parse_int_list(config.srnn_pre_fc_layers,
+                                                                            "srnn_pre_fc_layers"),
+                    fc_layers=post, activation_fn=config.net_act, use_lstm=not config.use_vanilla_rnn,
+                    use_context_mod=use_masks, context_mod_no_weights=True)
+    mlp_args = dict(n_in=2 * (post or rec)[-1], n_out=n_out, hidden_layers=[])
+    net = BiRNN(rnn_args, mlp_args, no_weights=no_weights, fix_bilstm_masking=config.fix_bilstm_masking)
+    if config.orthogonal_hh_init and not no_weights:
+        net.init_hh_weights_orthogonal()
+    return net
+
+
+def merge_weights(net: SimpleRNN | BiRNN, cm_weights: Sequence[Tensor], main_weights: Sequence[Tensor]
+                  ) -> list[Tensor]:
+    """All weights in ``param_shapes`` order from the context-mod ones (a task's masks) and the others."""
+    cm, main = iter(cm_weights), iter(main_weights)
+    return [next(cm) if m["name"].startswith("cm_") else next(main) for m in net.param_shapes_meta]
+
+
+def mask_layer_sizes(net: SimpleRNN | BiRNN) -> list[int]:
+    """Units of every context-mod (mask) layer, in ``param_shapes`` order."""
+    return [s[0] for s, m in zip(net.param_shapes, net.param_shapes_meta) if m["name"] == "cm_scale"]
 
 
 def hnet_config(config: argparse.Namespace) -> tuple[str, dict]:
@@ -101,7 +136,10 @@ def _kernel(use_lstm: bool, n_in: int, hidden: int, act: str) -> nn.Module:
     """A parameter-free template ``nn.RNN``/``nn.LSTM`` whose fused kernel runs with external weights."""
     key = (use_lstm, n_in, hidden, act)
     if key not in _KERNELS:
-        module = nn.LSTM(n_in, hidden) if use_lstm else nn.RNN(n_in, hidden, nonlinearity=act)
+        # The template's own random init must not consume the global RNG: it happens once per process, so a run
+        # would otherwise differ from one resumed in a new process (or from the second run of a process).
+        with torch.random.fork_rng(devices=[]):
+            module = nn.LSTM(n_in, hidden) if use_lstm else nn.RNN(n_in, hidden, nonlinearity=act)
         _KERNELS[key] = module.requires_grad_(False)
     return _KERNELS[key]
 
@@ -139,8 +177,14 @@ def _recurrent_fused(net: SimpleRNN, x: Tensor, p: list[Tensor]) -> Tensor:
     return net._act(F.linear(hs, p[4], p[5]))  # Elman hidden-to-output block, all steps at once
 
 
-def rnn_forward(net: SimpleRNN, x: Tensor, weights: Sequence[Tensor] | None = None) -> Tensor:
-    """``net(x, weights)`` for ``x`` ``[T, B, F]`` -> ``[T, B, O]``, fused where :func:`can_fuse` allows."""
+def rnn_forward(net: SimpleRNN | BiRNN, x: Tensor, weights: Sequence[Tensor] | None = None,
+                lengths: Tensor | None = None) -> Tensor:
+    """``net(x, weights)`` for ``x`` ``[T, B, F]`` -> ``[T, B, O]``, fused where :func:`can_fuse` allows.
+
+    A :class:`~mnets.bi_rnn.BiRNN` also needs the unpadded ``lengths`` ``[B]``; each direction runs fused.
+    """
+    if isinstance(net, BiRNN):
+        return net(x, weights, seq_lengths=lengths, rnn_fn=rnn_forward)
     if not can_fuse(net, weights):
         return net(x, weights=weights)
     w, _ = net.resolve_weights(weights)

@@ -57,6 +57,14 @@ def bernoulli_distillation(student: Tensor, teacher: Tensor, window: Tensor,
     return bernoulli_kd(student, teacher, window, temperature).mean()
 
 
+def token_distillation(student: Tensor, teacher: Tensor, lengths: Tensor, temperature: float = TEMPERATURE
+                       ) -> Tensor:
+    """PoS: :func:`softmax_kd` per unpadded token, averaged over all tokens of the batch (the original weights
+    each sentence's mean by its length). Logits ``[T, B, C]``, lengths ``[B]``."""
+    valid = torch.arange(student.shape[0], device=student.device)[:, None] < lengths[None, :]  # [T, B]
+    return (softmax_kd(student, teacher, temperature) * valid).sum() / valid.sum().clamp(min=1)
+
+
 def split_replay_batch(batch_size: int, num_prev: int, rng: np.random.RandomState) -> list[int]:
     """Replayed samples per previous task: ``batch_size`` split evenly, the remainder to random tasks."""
     counts = np.full(num_prev, batch_size // num_prev)

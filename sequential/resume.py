@@ -34,10 +34,10 @@ def _state_tensors(state) -> tuple[dict[str, Tensor], dict]:
         if value is None:
             layout[f.name] = None
         elif isinstance(value, Tensor):
-            tensors[f"state.{f.name}"], layout[f.name] = value, "tensor"
-        else:
+            tensors[f"state.{f.name}"], layout[f.name] = value.detach().clone(), "tensor"
+        else:  # clones: some entries are views of others (HNET+R's decoder snapshot of the hnet targets)
             layout[f.name] = len(value)
-            tensors.update({f"state.{f.name}.{i}": v for i, v in enumerate(value)})
+            tensors.update({f"state.{f.name}.{i}": v.detach().clone() for i, v in enumerate(value)})
     return tensors, layout
 
 

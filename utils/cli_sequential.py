@@ -412,6 +412,13 @@ FLAGS: list[Flag] = [
             modes="all",
             help="Output directory of the run (the placeholder is replaced by the current date and time).",
         ),
+        Flag(  # new
+            "data_dir",
+            str,
+            default="",
+            modes="rnn:pos,smnist,seq_smnist,audioset",
+            help="(new) Dataset root holding stroke_mnist/, audioset/, ud-treebanks-v2.6/, sequential/mud/ (empty: $HYPERCL_DATA_DIR, else <repo>/datasets).",
+        ),
         Flag("use_cuda", bool, default=False, modes="all", help="Run on the GPU (if available)."),
         Flag(
             "loglevel_info", bool, default=False, modes="all", help="Console log level INFO instead of DEBUG."
@@ -1011,7 +1018,36 @@ FLAGS: list[Flag] = [
             bool,
             default=False,
             modes="rnn:pos",
-            help="Keep the word embeddings frozen at their polyglot initialization.",
+            help="Keep the word embeddings frozen at their initialization (polyglot, --wemb_file or random).",
+        ),
+        Flag(
+            "wemb_init",
+            str,
+            default="polyglot",
+            modes="rnn:pos",
+            choices=("polyglot", "random", "text"),
+            help="Word embeddings: polyglot (the original's, from mud_data_2_6.pickle/embeddings.pickle or polyglot-<lang>.pkl files), random (N(0, 1), vocabulary = all word forms of the treebank; train them, i.e. leave out --dont_learn_wembs) or text (vectors read from --wemb_file).",
+        ),
+        Flag(
+            "wemb_file",
+            str,
+            default="",
+            modes="rnn:pos",
+            help="With --wemb_init=text: a plain-text vector file per language, one 'word v1 v2 ...' line per word (a fastText-style 'count dim' header line is skipped); '{lang}' in the path is replaced by the language code, e.g. vectors/cc.{lang}.300.vec.",
+        ),
+        Flag(
+            "ud_treebanks",
+            str,
+            default="",
+            modes="rnn:pos",
+            help="Comma-separated UD v2.6 treebank folders, one task each in this order, e.g. 'UD_English-GUM,UD_French-ParTUT' (empty = the paper's 20 languages); preprocessed from the .conllu files.",
+        ),
+        Flag(
+            "fix_bilstm_masking",
+            bool,
+            default=False,
+            modes="rnn:pos",
+            help="Fix the original's BiRNN quirk that zeroes the forward direction at every valid step (so the 'BiLSTM' is a backward LSTM); with this flag the padded steps are zeroed instead.",
         ),
     ),
     *_group(

@@ -12,6 +12,9 @@ from sequential.copy.train_copy import main
 from tests.conftest import SHARED, simulate_crash_in_task_3
 
 METHODS = ("hnet", "online_ewc", "si", "masking+si", "coresets_100", "from_scratch", "generative_replay")
+#: HNET+R (the hypernetwork generates the replay decoder; its snapshot is a view of the targets): the generative
+#: replay command with ``--hnet_all``.
+HNET_R = "hnet+r"
 
 
 def _copy_commands() -> dict[str, str]:
@@ -22,6 +25,8 @@ def _copy_commands() -> dict[str, str]:
     for t in json.loads(path.read_text()):
         if t["script"].endswith("train_copy.py") and t["method"] in METHODS and t["method"] not in picked:
             picked[t["method"]] = t["args"]
+    if "generative_replay" in picked:
+        picked[HNET_R] = picked["generative_replay"] + " --hnet_all"
     return picked
 
 
@@ -30,7 +35,7 @@ def tiny_copy(monkeypatch):
     monkeypatch.setattr(families, "COPY_SIZES", (64, 32, 32))
 
 
-@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("method", [*METHODS, HNET_R])
 def test_resume_after_a_crash_equals_the_uninterrupted_run(method, tiny_copy, tmp_path):
     commands = _copy_commands()
     if not commands:
@@ -61,3 +66,4 @@ def test_fused_kernel_templates_leave_the_global_rng_alone(monkeypatch):
     torch.manual_seed(0)
     networks._kernel(True, 7, 11, "tanh")  # first use in this process: builds the template
     assert torch.equal(torch.rand(3), expected)
+

@@ -1,0 +1,1 @@
+"""Split AudioSet experiments (``train_split_audioset.py``)."""
