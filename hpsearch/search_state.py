@@ -13,6 +13,7 @@ import csv
 import io
 import json
 import math
+import shlex
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -100,7 +101,12 @@ class SearchState:
 
 
 def _flag_cell(value: object) -> str:
-    return str(value)
+    """A flag value as the run received it: the shell quotes of grid strings (``'"10,10"'``) removed."""
+    try:
+        tokens = shlex.split(str(value))
+    except ValueError:
+        return str(value)
+    return tokens[0] if len(tokens) == 1 else str(value)
 
 
 def read_results(path: Path) -> list[dict[str, str]]:

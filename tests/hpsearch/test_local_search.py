@@ -47,6 +47,7 @@ def test_local_search_writes_the_original_files_and_a_sorted_table(tmp_path):
     rows = read_results(search / "search_results.csv")
     assert [float(r["score"]) for r in rows] == [6.0, 5.0, 4.0, 3.0]  # descending: accuracy-like key
     assert [r["flag"] for r in rows] == ["True", "True", "False", "False"]  # the condition turned flag on
+    assert {r["arch"] for r in rows} == {"5,5", "10"}  # shell quotes of grid strings removed
     assert rows[0]["neg"] == "-3" and rows[0]["tiny"] == "2e-06" and rows[0]["per_task"] == "6,-1,0.0025"
     assert list(rows[0]) == ["out_dir", "lr", "arch", "flag", *KEYS]
     lines = (search / "commands.sh").read_text().splitlines()[2:]
