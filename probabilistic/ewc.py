@@ -19,7 +19,7 @@ training a later task is
     L_\\text{EWC} = \\lambda_\\text{EWC}\\, \\frac{1}{2} \\sum_i F_i\\, (\\phi_i - \\phi^*_i)^2 .
 
 Quirks of the original (spec §6.2 #5), reproduced by default: the penalty multiplies the stored Fisher by γ
-*in place on every call* (:func:`decay_fisher_`), and the N/n rescaling also multiplies the prior offset. Both
+*in place on every call* (:func:`utils.ewc.decay_fisher_`), and the N/n rescaling also multiplies the prior offset. Both
 are no-ops for γ = 1 and ``n_fisher = -1`` (all README runs).
 
 For the Laplace view of EWC (multi-head task inference, spec §1.5) :class:`LaplacePosterior` turns (φ*, F)
@@ -86,19 +86,10 @@ def fisher_diagonal(grads: Tensor, num_train: int, prior_offset: Tensor | None =
     return scale * (fisher + prior_offset) if scale_offset else scale * fisher + prior_offset
 
 
-def online_fisher(new: Tensor, old: Tensor | None, gamma: float) -> Tensor:
-    """Online accumulation ``F = F_new + γ F_old``."""
-    return new if old is None else new + gamma * old
 
 
-def decay_fisher_(fisher: Tensor, gamma: float) -> Tensor:
-    """The original's in-place ``fisher *= γ``, applied on every penalty evaluation (quirk §6.2 #5)."""
-    return fisher.mul_(gamma)
 
 
-def ewc_penalty(phi: Tensor, phi_star: Tensor, fisher: Tensor) -> Tensor:
-    """:math:`\\frac{1}{2} \\sum_i F_i (\\phi_i - \\phi^*_i)^2` (multiply by ``ewc_lambda``)."""
-    return 0.5 * (fisher * (phi - phi_star) ** 2).sum()
 
 
 def gaussian_prior_penalty(phi: Tensor, mask: Tensor, prior_variance: float) -> Tensor:

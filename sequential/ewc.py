@@ -85,27 +85,3 @@ def fisher_diagonal(net, weights: Sequence[Tensor], data: SeqSplit, task_id: int
             net.bptt_depth = old_depth
         net.train(was_training)
     return [f / len(data) for f in fisher]
-
-
-def online_fisher_update(old: Sequence[Tensor] | None, new: Sequence[Tensor], gamma: float) -> list[Tensor]:
-    """``F <- F_new + gamma * F_old`` (online EWC)."""
-    if old is None:
-        return [f.clone() for f in new]
-    return [n + gamma * o for n, o in zip(new, old)]
-
-
-def ewc_penalty(weights: Sequence[Tensor], anchors: Sequence[Tensor], fishers: Sequence[Tensor],
-                gamma: float = 1.0, decay_in_place: bool = True) -> Tensor:
-    """``0.5 * sum_i F_i (theta_i - theta*_i)^2`` (multiply by ``ewc_lambda`` outside).
-
-    Args:
-        decay_in_place: Reproduce the original's quirk: every evaluation first multiplies the stored Fisher
-            buffers by ``gamma`` in place, so with ``gamma < 1`` the Fisher decays at every training step
-            (all README runs use ``gamma = 1``, where this is a no-op).
-    """
-    total = weights[0].new_zeros(())
-    for w, a, f in zip(weights, anchors, fishers):
-        if decay_in_place and gamma != 1.0:
-            f.mul_(gamma)
-        total = total + (f * (w - a) ** 2).sum()
-    return 0.5 * total

@@ -60,6 +60,7 @@ from sequential.summary_keys import ACCURACY_KEYS, summary_keys
 from sequential.word_embeddings import WordEmbeddings, initial_tables
 from utils.checkpoints import save_checkpoint
 from utils.cli import ConfigError
+from utils.ewc import decay_fisher_, ewc_penalty, online_fisher
 from utils.hnet_regularizer import compute_targets, hnet_output_regularizer, tasks_to_regularize
 from utils.progress import itstime, progress
 from utils.run_env import RunEnv, setup_environment, write_config
@@ -285,8 +286,9 @@ def regularizers(config, model: Model, fam: Family, state: MethodState, task_id:
         mask = None if state.head_masks is None else state.head_masks[ids]
         terms["hnet"] = config.beta * hnet_output_regularizer(current, state.hnet_targets[ids], mask)
     if config.use_ewc and state.fisher is not None:
-        terms["ewc"] = config.ewc_lambda * ewc.ewc_penalty(model.main_weights(), state.anchors, state.fisher,
-                                                           config.ewc_gamma)
+        if not config.fix_online_ewc:  # the original's quirk: F *= gamma in place at every step (no-op at gamma 1)
+            decay_fisher_(state.fisher, config.ewc_gamma)
+        terms["ewc"] = config.ewc_lambda * ewc_penalty(model.main_weights(), state.anchors, state.fisher)
     if config.use_si and state.si_big_omega is not None and task_id > 0:
         terms["si"] = config.si_lambda * si.si_penalty(model.main_weights(), state.si_start, state.si_big_omega)
     if config.orthogonal_hh_reg > 0:
@@ -466,7 +468,7 @@ def after_task(config, env: RunEnv, model: Model, fam: Family, state: MethodStat
         fixed = model.masks[task_id] if model.masks is not None else []
         new = ewc.fisher_diagonal(model.mnet, model.main_weights(), data, task_id, nll, fixed,
                                   FISHER_MICRO_BATCH, config.tbptt_fisher, forward=rnn_forward)
-        state.fisher = ewc.online_fisher_update(state.fisher, new, config.ewc_gamma)
+        state.fisher = online_fisher(new, state.fisher, config.ewc_gamma)
         state.anchors = [p.detach().clone() for p in model.main_weights()]
         env.writer.add_scalar("ewc/max_fisher", max(float(f.max()) for f in state.fisher), task_id)
     if config.use_si:

@@ -629,6 +629,13 @@ FLAGS: list[Flag] = [
         Flag(
             "ewc_gamma", float, default=1.0, modes="all", help="Decay of the previous Fisher in online EWC."
         ),
+        Flag(  # new
+            "fix_online_ewc",
+            bool,
+            default=False,
+            modes="all",
+            help="(new) Do not multiply the stored Fisher by --ewc_gamma in place at every training step (the original's quirk; no effect for --ewc_gamma=1).",
+        ),
         Flag(
             "ewc_lambda",
             float,

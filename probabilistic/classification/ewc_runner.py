@@ -39,16 +39,14 @@ from probabilistic.classification.training import (
 )
 from probabilistic.ewc import (
     LaplacePosterior,
-    decay_fisher_,
-    ewc_penalty,
     ewc_prior_offset,
     fisher_diagonal,
     gaussian_prior_penalty,
-    online_fisher,
     per_sample_grads,
 )
 from probabilistic.heads import Heads, output_unit_entries
 from utils.cli import ConfigError
+from utils.ewc import decay_fisher_, ewc_penalty, online_fisher
 from utils.progress import progress
 from utils.run_env import RunEnv
 from utils.task_state import latest_task, load_task_state
@@ -95,8 +93,8 @@ def train_step(config, net: EWCNet, x: Tensor, labels: Tensor, task_id: int, hea
     loss_ewc = torch.zeros((), device=x.device)
     if fisher is not None:
         # the original decays the stored Fisher in place at every call (no-op for γ = 1; --fix_online_ewc: off)
-        weights = fisher if config.fix_online_ewc else decay_fisher_(fisher, config.ewc_gamma)
-        loss_ewc = ewc_penalty(net.phi, phi_star, weights)
+        weights = fisher if config.fix_online_ewc else decay_fisher_([fisher], config.ewc_gamma)[0]
+        loss_ewc = ewc_penalty([net.phi], [phi_star], [weights])
     loss = loss_nll + loss_prior + config.ewc_lambda * loss_ewc
     return {"loss": loss, "loss_nll": loss_nll, "loss_prior": loss_prior, "regularizer": loss_ewc, "accuracy": acc}
 
@@ -205,7 +203,7 @@ def run(config: argparse.Namespace, script_dir: str | Path | None = None, argv: 
         if task_id < T - 1 or heads.multi_head:  # the last Fisher only serves the Laplace posterior
             offset = ewc_prior_offset(shared, current_head, 0 if first else task_id, config.prior_variance)
             new = task_fisher(config, net, tasks[task_id], task_id, heads, offset)
-            fishers[-1] = online_fisher(new, fisher, config.ewc_gamma)
+            fishers[-1] = online_fisher([new], None if fisher is None else [fisher], config.ewc_gamma)[0]
             env.writer.add_scalar("ewc/min_fisher", fishers[-1].min().item(), task_id)
             env.writer.add_scalar("ewc/max_fisher", fishers[-1].max().item(), task_id)
         checkpoint_task_stats(config, net.mnet, task_id)  # after the Fisher, which uses this task's statistics

@@ -27,12 +27,9 @@ from mnets.base import flatten_weights, unflatten_weights
 from mnets.mlp import MLP
 from probabilistic.ewc import (
     LaplacePosterior,
-    decay_fisher_,
-    ewc_penalty,
     ewc_prior_offset,
     fisher_diagonal,
     gaussian_prior_penalty,
-    online_fisher,
     per_sample_grads,
 )
 from probabilistic.heads import output_unit_entries
@@ -46,6 +43,7 @@ from probabilistic.regression.runner import (
 from probabilistic.regression.summary_keys import SUMMARY_KEYS_EWC
 from utils.checkpoints import save_checkpoint
 from utils.cli import ConfigError, parse_int_list
+from utils.ewc import decay_fisher_, ewc_penalty, online_fisher
 from utils.progress import itstime, progress
 from utils.run_env import RunEnv
 from utils.summary import init_summary, write_summary
@@ -131,8 +129,8 @@ def train_task(config, env: RunEnv, mnet: MLP, phi: nn.Parameter, tasks: list[Re
         loss_ewc = torch.zeros((), device=phi.device)
         if ewc_state is not None:
             if not config.fix_online_ewc:
-                decay_fisher_(ewc_state["fisher"], config.ewc_gamma)  # the original's per-call in-place decay
-            loss_ewc = ewc_penalty(phi, ewc_state["phi_star"], ewc_state["fisher"])
+                decay_fisher_([ewc_state["fisher"]], config.ewc_gamma)  # the original's per-call in-place decay
+            loss_ewc = ewc_penalty([phi], [ewc_state["phi_star"]], [ewc_state["fisher"]])
         loss = loss_nll + loss_prior + config.ewc_lambda * loss_ewc
         if not torch.isfinite(loss):
             raise NonFiniteLossError(f"non-finite loss in task {task_id + 1} at iteration {it}")
@@ -156,8 +154,8 @@ def update_fisher(config, env: RunEnv, mnet: MLP, phi: Tensor, task: RegressionT
     shared, head = head_masks(config, mnet, task_id)
     offset = ewc_prior_offset(shared.to(phi.device), None if head is None else head.to(phi.device),
                               0 if config.train_from_scratch else task_id, config.prior_variance)
-    fisher = online_fisher(fisher_diagonal(grads, task.num_train, offset, scale_offset=not config.fix_online_ewc),
-                           old, config.ewc_gamma)
+    new = fisher_diagonal(grads, task.num_train, offset, scale_offset=not config.fix_online_ewc)
+    fisher = online_fisher([new], None if old is None else [old], config.ewc_gamma)[0]
     for name, value in (("min_fisher", fisher.min()), ("max_fisher", fisher.max()), ("fisher", fisher.mean())):
         env.writer.add_scalar(f"ewc/{name}", value.item(), task_id)
     return fisher

@@ -1,18 +1,14 @@
-"""Online EWC: Fisher of a linear-Gaussian model in closed form, batched = per-sample loop, online bookkeeping,
-the Laplace posterior per head."""
+"""Online EWC: Fisher of a linear-Gaussian model in closed form, batched = per-sample loop, the Laplace posterior
+per head (online bookkeeping: tests/utils/test_ewc.py)."""
 
-import pytest
 import torch
 
 from mnets.base import flatten_weights, unflatten_weights
 from mnets.mlp import MLP
 from probabilistic.ewc import (
     LaplacePosterior,
-    decay_fisher_,
-    ewc_penalty,
     ewc_prior_offset,
     fisher_diagonal,
-    online_fisher,
     per_sample_grads,
 )
 
@@ -62,14 +58,6 @@ def test_prior_offset_and_its_rescaling_quirk():
     assert fisher_diagonal(grads, 8, offset, scale_offset=False).tolist() == [9.0] * 4  # 4 * 2 + 1
 
 
-def test_online_accumulation_penalty_and_in_place_decay_quirk():
-    old, new = torch.tensor([1.0, 2.0]), torch.tensor([3.0, 3.0])
-    fisher = online_fisher(new, old, 0.5)
-    assert fisher.tolist() == [3.5, 4.0]
-    assert ewc_penalty(torch.tensor([1.0, 1.0]), torch.zeros(2), fisher).item() == pytest.approx(3.75)
-    for _ in range(3):  # three penalty evaluations decay the stored buffer three times
-        decay_fisher_(fisher, 0.5)
-    assert fisher.tolist() == [3.5 / 8, 0.5]
 
 
 def test_laplace_posterior_uses_the_prior_for_untrained_heads():

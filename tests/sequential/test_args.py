@@ -211,15 +211,15 @@ def test_common_defaults(defaults, mode):
 
 def test_flag_counts_per_script(defaults):
     # Flags of each script (parser_mode excluded); changes here must be deliberate.
-    # --data_dir (new) exists where a script reads dataset files: PoS, both SMNIST families, AudioSet.
+    # New: --fix_online_ewc everywhere; --data_dir where a script reads dataset files (PoS, SMNIST, AudioSet).
     counts = {mode: len(values) - 1 for mode, values in defaults.items()}
     assert counts == {
-        "copy": 133,
-        "pos": 120,
-        "split_smnist": 120,
-        "seq_smnist": 123,
-        "split_audioset": 119,
-        "student_teacher": 121,
+        "copy": 134,
+        "pos": 121,
+        "split_smnist": 121,
+        "seq_smnist": 124,
+        "split_audioset": 120,
+        "student_teacher": 122,
     }
 
 

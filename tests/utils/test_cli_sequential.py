@@ -53,7 +53,7 @@ def test_every_flag_has_a_default_in_every_mode_it_exists(mode):
 def test_flags_are_declared_once_and_exist_somewhere():
     names = [f.name for f in FLAGS]
     assert len(names) == len(set(names))
-    assert len(names) == 155  # 150 of the original + 4 PoS embedding/masking flags + --data_dir
+    assert len(names) == 156  # 150 of the original + 4 PoS embedding/masking flags, --data_dir, --fix_online_ewc
     for flag in FLAGS:
         assert any(pattern_matches(flag.modes, mode) for mode in sargs.MODES.values()), flag.name
 
