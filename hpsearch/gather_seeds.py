@@ -121,8 +121,8 @@ def finished_runs(seeds_dir: Path, module: GridModule) -> list[tuple[Path, dict]
     runs = []
     for path in sorted(seeds_dir.rglob(module.summary_filename)):
         try:
-            summary = parse_summary(path, module.summary_keywords)
-        except SummaryError:
+            summary = module.read_summary(path.parent, 0)
+        except (SummaryError, OSError, ValueError):
             continue
         if is_finished(summary):
             runs.append((path.parent, summary))

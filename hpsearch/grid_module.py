@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
+from hpsearch.summary_parser import normalize_summary, parse_summary
+
 
 class GridModuleError(ValueError):
     """A grid module cannot be imported or breaks the contract."""
@@ -51,6 +53,16 @@ class GridModule:
     performance_key: str | None = None
     performance_sort_asc: bool = False
     argparse_handle: Callable | None = None
+
+    def read_summary(self, out_dir: Path, index: int) -> dict:
+        """A run's summary: ``_SUMMARY_PARSER_HANDLE(out_dir, index)`` (values made numbers) or the default parser.
+
+        Raises:
+            SummaryError: the summary is missing or its keys are out of place.
+        """
+        if self.summary_parser is not None:
+            return normalize_summary(self.summary_parser(str(out_dir), index))
+        return parse_summary(Path(out_dir) / self.summary_filename, self.summary_keywords)
 
     def script_path(self, run_cwd: Path) -> Path:
         """The script: relative to ``run_cwd`` as in the original, else beside the grid module."""

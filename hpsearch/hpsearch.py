@@ -36,7 +36,7 @@ from hpsearch.backends import Job  # noqa: E402
 from hpsearch.grid import command_argv, command_line, expand_grid  # noqa: E402
 from hpsearch.grid_module import GridModule, GridModuleError, load_grid_module  # noqa: E402
 from hpsearch.search_state import RESULTS_FILENAME, SearchState  # noqa: E402
-from hpsearch.summary_parser import SummaryError, is_finished, parse_summary  # noqa: E402
+from hpsearch.summary_parser import SummaryError, is_finished  # noqa: E402
 from utils.atomic import atomic_write_text  # noqa: E402
 from utils.safe_pickle import load_plain_pickle  # noqa: E402
 
@@ -228,9 +228,7 @@ def make_jobs(state: SearchState, module: GridModule, run_cwd: Path) -> list[Job
 def read_run_summary(module: GridModule, job: Job) -> dict | None:
     """The run's summary, or ``None`` (with a note) if it is missing or malformed."""
     try:
-        if module.summary_parser is not None:
-            return module.summary_parser(str(job.out_dir), job.index)
-        return parse_summary(job.out_dir / module.summary_filename, module.summary_keywords)
+        return module.read_summary(job.out_dir, job.index)
     except (SummaryError, OSError, ValueError) as e:
         print(f"hpsearch: run {job.index + 1} ({job.name}) left no usable summary: {e}", flush=True)
         return None

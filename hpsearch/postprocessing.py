@@ -20,7 +20,7 @@ from pathlib import Path
 from hpsearch.grid import command_argv
 from hpsearch.grid_module import GridModule, GridModuleError, load_grid_module
 from hpsearch.search_state import SearchState
-from hpsearch.summary_parser import SummaryError, is_finished, parse_summary
+from hpsearch.summary_parser import SummaryError, is_finished
 from utils.atomic import atomic_write_text
 from utils.safe_pickle import load_plain_pickle
 
@@ -72,8 +72,8 @@ def postprocess(search_dir: Path, module: GridModule, run_cwd: Path, criterion: 
             except SystemExit:
                 print(f"postprocessing: run {name}: its flags no longer parse with {module.script_name}")
         try:
-            summary = parse_summary(folders[name] / module.summary_filename, module.summary_keywords)
-        except SummaryError:
+            summary = module.read_summary(folders[name], i)
+        except (SummaryError, OSError, ValueError):
             groups["missing"].append(config)
             to_delete.append(name)
             continue

@@ -52,6 +52,21 @@ def parse_summary(path: str | Path, keys: list[str]) -> dict[str, Value]:
     return result
 
 
+def normalize_summary(summary: dict) -> dict[str, Value]:
+    """Values of a custom ``_SUMMARY_PARSER_HANDLE`` as numbers: the originals' parsers return one-element lists of
+    strings (``{"acc": ["97.5"], "accs": ['"97.5,96.1"']}``)."""
+    result = {}
+    for key, value in summary.items():
+        if isinstance(value, (list, tuple)) and len(value) == 1:
+            value = value[0]
+        if isinstance(value, str):
+            value = parse_value(value)
+        elif isinstance(value, (list, tuple)):
+            value = [float(v) for v in value]
+        result[key] = value if isinstance(value, list) else float(value)
+    return result
+
+
 def is_finished(summary: dict[str, Value]) -> bool:
     """Whether the summary says the run finished (``finished 1``)."""
     value = summary.get("finished", 0)

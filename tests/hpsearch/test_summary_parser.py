@@ -36,3 +36,11 @@ def test_finished_and_cells():
     assert is_finished({"finished": 1.0}) and not is_finished({"finished": 0.0}) and not is_finished({})
     assert csv_cell(-1.0) == "-1" and csv_cell(0.25) == "0.25" and csv_cell([1.0, -2.5]) == "1,-2.5"
     assert csv_cell(1e-05) == "1e-05" and csv_cell(math.nan) == "nan"
+
+
+def test_an_original_custom_parser_result_is_normalised():
+    from hpsearch.summary_parser import normalize_summary
+
+    original = {"acc": ["97.5"], "accs": ['"97.5,-1"'], "finished": ["1"], "n": 3}
+    assert normalize_summary(original) == {"acc": 97.5, "accs": [97.5, -1.0], "finished": 1.0, "n": 3.0}
+    assert is_finished(normalize_summary(original))
