@@ -47,6 +47,7 @@ from utils.ewc import decay_fisher_, ewc_penalty, online_fisher
 from utils.progress import itstime, progress
 from utils.run_env import RunEnv
 from utils.summary import init_summary, write_summary
+from utils.task_state import latest_task, load_task_state, save_task_state
 from utils.training import clip_gradients, make_optimizer
 
 
@@ -161,12 +162,30 @@ def update_fisher(config, env: RunEnv, mnet: MLP, phi: Tensor, task: RegressionT
     return fisher
 
 
+def save_ewc_state(env: RunEnv, task_id: int, phi: Tensor, fisher: Tensor, ewc_state: dict | None,
+                   posteriors: nn.ModuleList, summary: dict, during: dict, generator: torch.Generator) -> None:
+    """Everything the run continues from after task ``task_id``: φ, the Fisher, the EWC anchor, each test-time
+    posterior as its (φ*, Fisher, number of trained heads), the summary and the random states."""
+    tensors = {"phi": phi, "fisher": fisher, "rng_batches": generator.get_state()}
+    if ewc_state is not None:
+        tensors["phi_star"] = ewc_state["phi_star"]
+    for j, post in enumerate(posteriors):
+        tensors[f"post_phi_{j}"], tensors[f"post_fisher_{j}"] = post.source  # (φ*, Fisher or None)
+    # clones: φ*, the Fisher and the posteriors' sources are often one tensor (safetensors refuses shared memory)
+    tensors = {k: v.detach().clone() for k, v in tensors.items() if v is not None}
+    save_task_state(env.out_dir, task_id, nn.ModuleList(), tensors,
+                    {"num_trained": [post.num_trained for post in posteriors], "summary": summary, "during": during})
+
+
 def laplace_posterior(config, mnet: MLP, phi: Tensor, fisher: Tensor, num_trained: int) -> LaplacePosterior:
     """Test-time posterior: per head N(φ*, F⁻¹) (multi-head; untrained heads at the prior) or φ* itself."""
     if not config.multi_head:
-        return LaplacePosterior(mnet, phi)
-    heads = [output_unit_entries(mnet, [j]).to(phi.device) for j in range(mnet.n_out)]
-    return LaplacePosterior(mnet, phi, fisher.rsqrt(), heads, num_trained, config.prior_variance**0.5)
+        post = LaplacePosterior(mnet, phi)
+    else:
+        heads = [output_unit_entries(mnet, [j]).to(phi.device) for j in range(mnet.n_out)]
+        post = LaplacePosterior(mnet, phi, fisher.rsqrt(), heads, num_trained, config.prior_variance**0.5)
+    post.source, post.num_trained = (phi, fisher), num_trained  # what a checkpoint rebuilds it from
+    return post
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -187,9 +206,24 @@ def run(config: argparse.Namespace, script_dir: str | Path | None = None, argv: 
     during = {"mse": [-1.0] * T, "inferred_mse": [-1.0] * T}
     env.logger.info(f"Main network: {mnet.num_params} weights; {'multi' if config.multi_head else 'single'} head.")
 
+    # --- resume after the last finished task, if any ---
+    ewc_state, fisher, posteriors, start = None, None, nn.ModuleList(), 0
+    last = latest_task(env.out_dir, T)
+    if last >= 0:
+        tensors, meta = load_task_state(env.out_dir, last, nn.ModuleList(), device)
+        generator.set_state(tensors["rng_batches"].cpu())
+        phi = nn.Parameter(tensors["phi"])
+        fisher = tensors.get("fisher")
+        if "phi_star" in tensors:
+            ewc_state = {"phi_star": tensors["phi_star"], "fisher": fisher}
+        posteriors = nn.ModuleList([
+            laplace_posterior(config, mnet, tensors[f"post_phi_{j}"], tensors.get(f"post_fisher_{j}"), n)
+            for j, n in enumerate(meta["num_trained"])])
+        summary, during, start = meta["summary"], meta["during"], last + 1
+        env.logger.info(f"Resuming after task {start} from {env.out_dir / 'checkpoints'}.")
+
     # --- tasks ---
-    ewc_state, fisher, posteriors = None, None, nn.ModuleList()
-    for task_id in range(T):
+    for task_id in range(start, T):
         if config.train_from_scratch and task_id > 0:
             mnet, phi = build_mnet(config, T)
             mnet, phi, fisher = mnet.to(device), nn.Parameter(phi.data.to(device)), None
@@ -203,6 +237,7 @@ def run(config: argparse.Namespace, script_dir: str | Path | None = None, argv: 
         posteriors = nn.ModuleList([post]) if not config.train_from_scratch else nn.ModuleList([*posteriors, post])
         summary = test_tasks(config, env, posteriors, tasks, task_id + 1, summary, during, lrt=False)
         write_summary(env.out_dir, summary)
+        save_ewc_state(env, task_id, phi, fisher, ewc_state, posteriors, summary, during, generator)
 
     # --- final report ---
     summary["finished"] = 1

@@ -40,3 +40,16 @@ def test_separate_networks(tmp_path, shrunk_run, check_outputs):
     s = shrunk_run(main, MULTI + " --train_from_scratch", tmp_path / "r", n_iter=10)
     check_outputs(s, tmp_path / "r", SUMMARY_KEYS_EWC, "regression_ewc")
     assert s["aa_mse_final"] == pytest.approx(s["aa_mse_during"], rel=1e-6)  # nothing is forgotten
+
+
+@pytest.mark.parametrize("extra", ["", " --ewc_gamma=0.9 --n_fisher=10", " --train_from_scratch"],
+                         ids=["multi-head", "online-quirk", "separate-nets"])
+def test_resume_after_interruption_reproduces_the_uninterrupted_run(tmp_path, shrunk_run, extra):
+    from tests.conftest import simulate_crash_in_task_3
+
+    full = shrunk_run(main, MULTI + extra, tmp_path / "full", n_iter=12)
+    shrunk_run(main, MULTI + extra, tmp_path / "cut", n_iter=12)
+    simulate_crash_in_task_3(tmp_path / "cut")  # the rerun resumes after task 2
+    resumed = shrunk_run(main, MULTI + extra, tmp_path / "cut", n_iter=12)
+    assert json.dumps(resumed) == json.dumps(full)
+    assert "Resuming after task 2" in (tmp_path / "cut" / "logfile.txt").read_text()
