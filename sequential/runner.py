@@ -65,7 +65,7 @@ from utils.hnet_regularizer import compute_targets, hnet_output_regularizer, tas
 from utils.progress import itstime, progress
 from utils.run_env import RunEnv, setup_environment, write_config
 from utils.summary import write_summary
-from utils.training import NonFiniteLossError
+from utils.training import NonFiniteLossError, adam, clip_gradients
 
 SUMMARY_KEYS = ACCURACY_KEYS  # kept for callers of the accuracy families
 LOG_EVERY = 50
@@ -388,8 +388,7 @@ def train_step(config, model: Model, fam: Family, state: MethodState, task_id: i
             sum(terms.values()).backward()
     else:
         total.backward()
-    if config.clip_grad_norm != -1:
-        nn.utils.clip_grad_norm_(params, config.clip_grad_norm)
+    clip_gradients(config, params)
     if config.use_si and not config.si_task_loss_only and protect_si:
         before = [p.detach().clone() for p in model.main_weights()]
         grads = [p.grad.detach().clone() for p in model.main_weights()]
@@ -407,8 +406,7 @@ def train_task(config, env: RunEnv, model: Model, fam: Family, state: MethodStat
                rng: np.random.RandomState) -> None:
     """Train task ``task_id`` (all tasks jointly under ``--multitask``) for its iterations."""
     params = model.parameters(None if config.multitask else task_id)
-    optimizer = torch.optim.Adam(params, lr=config.lr, betas=(config.adam_beta1, 0.999),
-                                 weight_decay=config.weight_decay)
+    optimizer = adam(config, params)
     n_iter = config.n_iter * (config.num_tasks if config.multitask else 1)
     protect_si = config.use_si and task_id < config.num_tasks - 1
     if config.use_si and state.si_omega is None:

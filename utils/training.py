@@ -21,6 +21,13 @@ class NonFiniteLossError(RuntimeError):
     """The training loss became NaN or infinite; the message names the task and the iteration."""
 
 
+def adam(config: argparse.Namespace, params: Iterable[Tensor], lr: float | None = None) -> torch.optim.Adam:
+    """Adam with betas ``(adam_beta1, 0.999)``, ``--weight_decay`` and ``--lr`` (or ``lr``); the RNN scripts' only
+    optimizer. Fused: one kernel for all parameter tensors instead of a loop of small ops."""
+    return torch.optim.Adam(list(params), lr=config.lr if lr is None else lr, betas=(config.adam_beta1, 0.999),
+                            weight_decay=vars(config).get("weight_decay", 0), fused=True)
+
+
 def make_optimizer(config: argparse.Namespace, params: Iterable[Tensor], lr: float | None = None
                    ) -> torch.optim.Optimizer:
     """SGD with ``--momentum`` (default), Adam (``--use_adam``, betas ``(adam_beta1, 0.999)``), RMSprop with
@@ -33,8 +40,8 @@ def make_optimizer(config: argparse.Namespace, params: Iterable[Tensor], lr: flo
     c = vars(config)
     wd = c.get("weight_decay", 0)
     momentum = max(c.get("momentum", 0), 0)  # grid modules set -1 for "not used"
-    if c.get("use_adam", False):  # fused: one kernel for all parameter tensors instead of a loop of small ops
-        return torch.optim.Adam(params, lr=lr, betas=(config.adam_beta1, 0.999), weight_decay=wd, fused=True)
+    if c.get("use_adam", False):
+        return adam(config, params, lr)
     if c.get("use_rmsprop", False):
         return torch.optim.RMSprop(params, lr=lr, momentum=momentum, weight_decay=wd)
     if c.get("use_adadelta", False):
