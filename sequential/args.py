@@ -227,10 +227,6 @@ def _check_replay(c: dict, family: str) -> None:
             "--use_replay without --coreset_size (generative replay) is not implemented for PoS tagging; "
             "set --coreset_size"
         )
-    if family == "student_teacher" and c["use_replay"]:
-        raise ConfigError(
-            "--use_replay is not supported by the student-teacher script (it crashes in the original)"
-        )
     if family == "copy" and c["use_replay"] and c["pat_len"] != -1:
         raise ConfigError("--use_replay is only implemented without --pat_len in the copy task")
 

@@ -206,6 +206,10 @@ def build_family(config: argparse.Namespace, device: torch.device) -> Family:
             raise ConfigError(str(err)) from None
         return Family(mode, tasks, tasks[0].out_dim, make_class_loss(config.ts_weighting),
                       make_class_loss(config.ts_weighting_fisher), class_correct, "last_step")
+    if mode == "student_teacher":
+        from sequential.student_teacher.family import student_teacher_family  # it imports Family from here
+
+        return student_teacher_family(config, device)
     if mode == "pos":
         words = load_pos_data(config.num_tasks, config.wemb_init, config.wemb_file, config.ud_treebanks,
                               config.data_dir or None)

@@ -222,6 +222,8 @@ def replay_distillation(kind: str, student: Tensor, teacher: Tensor, replay: Rep
     """Per-sample distillation ``[R]`` of head logits ``[T, R, O]``, and the student's agreement with the
     teacher (hits, count): bits in the window (``kind="copy"``) or the argmax at the distillation step (the step
     after the last end-of-digit flag for ``"class"``, the last step for ``"last_step"``)."""
+    if kind == "regression":  # student-teacher: squared error over the valid steps, no agreement to count
+        return ((student - teacher) ** 2).sum(-1).mul(replay.valid).sum(0), 0.0, 0.0
     if kind == "copy":
         window = stop_flag_window(replay.inputs, replay.valid)
         agree = ((student >= 0) == (teacher >= 0)).float().sum(-1)  # [T, R]

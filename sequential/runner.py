@@ -32,7 +32,7 @@ from data.timeseries.sequence_task import SeqBatch, SeqSplit, concat_splits, to_
 from hnets.base import HyperNet
 from mnets.bi_rnn import BiRNN
 from mnets.simple_rnn import SimpleRNN
-from sequential import ewc, si
+from sequential import ewc, run_outputs, si, tb_logging
 from sequential import generative_replay as gen
 from sequential.families import Family, build_family, last_step_logits, weighted_fscore
 from sequential.masks import generate_masks
@@ -56,9 +56,10 @@ from sequential.replay import (
     token_distillation,
 )
 from sequential.resume import resume, save_after_task
+from sequential.stored_models import save_models, store_activations
+from sequential.student_teacher.family import mse_distillation
 from sequential.summary_keys import ACCURACY_KEYS, summary_keys
 from sequential.word_embeddings import WordEmbeddings, initial_tables
-from utils.checkpoints import save_checkpoint
 from utils.cli import ConfigError
 from utils.ewc import decay_fisher_, ewc_penalty, online_fisher
 from utils.hnet_regularizer import compute_targets, hnet_output_regularizer, tasks_to_regularize
@@ -82,7 +83,7 @@ def check_supported(config: argparse.Namespace) -> None:
     c = vars(config)
     unsupported = [
         "replay_true_data", "use_context_mod", "checkpoint_context_mod", "sparsify_context_mod",
-        "context_mod_inputs", "all_task_softmax", "store_activations", "train_tnet_once",
+        "context_mod_inputs", "all_task_softmax", "train_tnet_once",
         "train_only_heads_after_first", "dont_train_heads", "reinit_tnet", "last_task_only",
         "distill_across_time", "context_mod_per_ts",
     ]
@@ -93,9 +94,9 @@ def check_supported(config: argparse.Namespace) -> None:
         raise ConfigError("--early_stopping_thld is not supported by this runner (no README run uses it)")
     if config.multitask and (config.hnet_all or config.use_masks):
         raise ConfigError("--multitask cannot be combined with --hnet_all or --use_masks in this runner")
-    if config.parser_mode not in ("copy", "split_smnist", "seq_smnist", "split_audioset", "pos"):
+    if config.parser_mode not in ("copy", "split_smnist", "seq_smnist", "split_audioset", "pos", "student_teacher"):
         raise ConfigError(f"the {config.parser_mode} script is not implemented yet (implemented: copy, "
-                          "split_smnist, seq_smnist, split_audioset and pos)")
+                          "split_smnist, seq_smnist, split_audioset, pos and student_teacher)")
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -313,7 +314,9 @@ def coreset_distillation(config, model: Model, fam: Family, state: MethodState, 
         student = forward_heads(config, model, fam, batch, None)
         with torch.no_grad():
             teacher = forward_heads(config, model, fam, batch, state.teacher)
-        if fam.kind == "copy":
+        if fam.kind == "regression":  # student-teacher: squared error to the snapshot's outputs
+            total = total + mse_distillation(student, teacher)
+        elif fam.kind == "copy":
             total = total + bernoulli_distillation(student, teacher, batch.window)
         elif fam.kind == "tokens":  # PoS: every unpadded token of the replayed sentences
             total = total + token_distillation(student, teacher, batch.lengths)
@@ -389,6 +392,7 @@ def train_step(config, model: Model, fam: Family, state: MethodState, task_id: i
     else:
         total.backward()
     clip_gradients(config, params)
+    measured.update(tb_logging.step_norms(model, weights))
     if config.use_si and not config.si_task_loss_only and protect_si:
         before = [p.detach().clone() for p in model.main_weights()]
         grads = [p.grad.detach().clone() for p in model.main_weights()]
@@ -403,8 +407,9 @@ def train_step(config, model: Model, fam: Family, state: MethodState, task_id: i
 # One task
 # ----------------------------------------------------------------------------------------------------------
 def train_task(config, env: RunEnv, model: Model, fam: Family, state: MethodState, task_id: int,
-               rng: np.random.RandomState) -> None:
-    """Train task ``task_id`` (all tasks jointly under ``--multitask``) for its iterations."""
+               rng: np.random.RandomState) -> list[dict]:
+    """Train task ``task_id`` (all tasks jointly under ``--multitask``) for its iterations; returns the
+    measurements logged every ``LOG_EVERY`` steps (with their iteration ``iter``)."""
     params = model.parameters(None if config.multitask else task_id)
     optimizer = adam(config, params)
     n_iter = config.n_iter * (config.num_tasks if config.multitask else 1)
@@ -415,6 +420,7 @@ def train_task(config, env: RunEnv, model: Model, fam: Family, state: MethodStat
         state.si_start = [p.detach().clone() for p in model.main_weights()]
     tag = "all_tasks" if config.multitask else f"task_{task_id}"
     best = (-math.inf, None)
+    curve: list[dict] = []
     for it in progress(range(n_iter), desc=f"task {task_id}"):
         batch = (multitask_batch(fam, config.batch_size, rng) if config.multitask
                  else to_batch(fam.tasks[task_id].take("train", config.batch_size), task_id))
@@ -425,19 +431,24 @@ def train_task(config, env: RunEnv, model: Model, fam: Family, state: MethodStat
         if itstime(it, LOG_EVERY, n_iter):
             for key, value in measured.items():
                 env.writer.add_scalar(f"train/{tag}/{key}", value, it)
+            curve.append({"iter": it, **measured})
+            if model.hnet is not None and state.hnet_targets is not None:  # regulariser split ff / recurrent
+                tb_logging.hnet_reg_diagnostics(env.writer, model.hnet, model.mnet, state.hnet_targets, it, tag)
         if not config.multitask and itstime(it, config.val_iter, n_iter) and fam.tasks[task_id].num("val"):
             val_acc, val_loss = evaluate(config, model, fam, task_id, "val")
             env.writer.add_scalar(f"val/{tag}/acc", val_acc, it)
             env.writer.add_scalar(f"val/{tag}/task_loss", val_loss, it)
             env.logger.debug(f"task {task_id} it {it}: loss {measured['loss_task']:.4f}, val acc {val_acc:.2f}%")
-            if config.use_best_models and val_acc > best[0]:
+            score = -val_loss if fam.kind == "regression" else val_acc  # regression: the lowest loss is best
+            if config.use_best_models and score > best[0]:
                 # As the original: the first validation only sets the bar (that nearly untrained network is never
                 # restored); every later strict improvement is kept, and the last one is restored after the task.
-                best = (val_acc, None if best[0] == -math.inf else [p.detach().clone() for p in params])
+                best = (score, None if best[0] == -math.inf else [p.detach().clone() for p in params])
     if config.use_best_models and best[1] is not None:
         with torch.no_grad():
             for p, b in zip(params, best[1]):
                 p.copy_(b)
+    return curve
 
 
 def after_task(config, env: RunEnv, model: Model, fam: Family, state: MethodState, task_id: int,
@@ -468,11 +479,12 @@ def after_task(config, env: RunEnv, model: Model, fam: Family, state: MethodStat
                                   FISHER_MICRO_BATCH, config.tbptt_fisher, forward=rnn_forward)
         state.fisher = online_fisher(new, state.fisher, config.ewc_gamma)
         state.anchors = [p.detach().clone() for p in model.main_weights()]
-        env.writer.add_scalar("ewc/max_fisher", max(float(f.max()) for f in state.fisher), task_id)
+        tb_logging.log_fisher(env.writer, task_id, state.fisher, model.mnet.param_shapes_meta)
     if config.use_si:
         theta = [p.detach().clone() for p in model.main_weights()]
         state.si_big_omega = si.si_importance_update(state.si_big_omega, state.si_omega, theta, state.si_start)
         state.si_start = theta
+        tb_logging.log_omega(env.writer, task_id, state.si_big_omega, model.mnet.param_shapes_meta)
         state.si_omega = [torch.zeros_like(p) for p in theta]
     if config.use_replay and config.coreset_size > 0:
         state.coresets.append(sample_coreset(config.coreset_size, task.num("train"), rng))
@@ -532,8 +544,8 @@ def during_and_final(config, scores: np.ndarray, num_trained: int) -> tuple[list
 
 def make_summary(config, acc: np.ndarray, num_trained: int, model: Model, finished: bool,
                  fscore: np.ndarray | None = None) -> dict:
-    """``performance_overview.txt`` content (spec §5.1) from the accuracy matrix ``acc[t, j]`` (PoS: and the
-    weighted F-score matrix ``fscore[t, j]``)."""
+    """``performance_overview.txt`` content (spec §5.1) from the accuracy matrix ``acc[t, j]`` (student-teacher: the
+    test-loss matrix, reported under ``*_loss`` keys; PoS: and the weighted F-score matrix ``fscore[t, j]``)."""
     during, final = during_and_final(config, acc, num_trained)
     summary = {
         "mean_final_accuracy": float(np.mean(final)) if final else -1.0,
@@ -559,17 +571,9 @@ def make_summary(config, acc: np.ndarray, num_trained: int, model: Model, finish
             "final_fscore": f_final or [-1.0],
             "during_fscore": f_during or [-1.0],
         })
+    if config.parser_mode == "student_teacher":
+        summary = {k.replace("accuracy", "loss"): v for k, v in summary.items()}
     return {k: summary[k] for k in summary_keys(config.parser_mode, config.multitask)}
-
-
-def save_models(out_dir, name: str, model: Model, meta: dict) -> None:
-    """Checkpoint the main network (and hypernetwork) tensors with plain metadata."""
-    tensors = {f"mnet.{k}": v for k, v in model.mnet.state_dict().items()}
-    for part in ("hnet", "decoder", "dec_hnet", "wembs"):
-        net = getattr(model, part)
-        if net is not None:
-            tensors.update({f"{part}.{k}": v for k, v in net.state_dict().items()})
-    save_checkpoint(out_dir / "checkpoints" / name, tensors, meta)
 
 
 def during_criteria(config, num_tasks: int) -> list[float]:
@@ -616,7 +620,11 @@ def _run(config: argparse.Namespace, env: RunEnv) -> dict:
     state = MethodState()
     acc = np.full((n_tasks, n_tasks), np.nan)
     fscore = np.full((n_tasks, n_tasks), np.nan) if fam.confusion is not None else None  # PoS
-    criteria = during_criteria(config, n_tasks)
+    regression = fam.kind == "regression"  # student-teacher: scored by the test loss
+    criteria = [-math.inf] * n_tasks if regression else during_criteria(config, n_tasks)
+    losses = np.full((n_tasks, n_tasks), np.nan)
+    curves: list[dict] = []
+    snapshots: dict = {}
     summary: dict = {}
 
     # --- resume after the last finished task, if any ------------------------------------------------------
@@ -626,29 +634,38 @@ def _run(config: argparse.Namespace, env: RunEnv) -> dict:
         start, scores = resumed
         acc = scores["acc"]
         fscore = scores.get("fscore", fscore)
+        losses = scores.get("loss", losses)
+        curves = run_outputs.read_train_loss(env.out_dir)[:start]
         env.logger.info(f"Resuming after task {start} from {env.out_dir / 'checkpoints'}")
+    perf = losses if regression else acc  # the matrix the summary reports (student-teacher: the test loss)
 
     # --- tasks -------------------------------------------------------------------------------------------
     for t in range(start, rounds):
         before_task(config, model, fam, state, t)
-        train_task(config, env, model, fam, state, t, rng)
+        curves.append(run_outputs.train_loss_curves(train_task(config, env, model, fam, state, t, rng)))
         after_task(config, env, model, fam, state, t, rng)
+        tb_logging.log_after_task(env.writer, model, state, t, snapshots)
         if model.decoder is not None:
             log_replay_images(config, env, model, fam, t)
         seen = range(n_tasks) if config.multitask else range(t + 1)
         for j in seen:
             confusion = None if fscore is None else torch.zeros(fam.head_dim, fam.head_dim, dtype=torch.long)
-            acc[t, j], _ = evaluate(config, model, fam, j, confusion=confusion)
+            acc[t, j], losses[t, j] = evaluate(config, model, fam, j, confusion=confusion)
             env.writer.add_scalar(f"test/task_{j}/acc", acc[t, j], t)
+            env.writer.add_scalar(f"test/task_{j}/loss", losses[t, j], t)
             if fscore is not None:
                 fscore[t, j] = weighted_fscore(confusion)
                 env.writer.add_scalar(f"test/task_{j}/fscore", fscore[t, j], t)
-        env.logger.info(f"after task {t}: test accuracies " + ", ".join(f"{acc[t, j]:.2f}" for j in seen)
+        env.logger.info(f"after task {t}: test {'losses' if regression else 'accuracies'} "
+                        + ", ".join(f"{perf[t, j]:.4g}" for j in seen)
                         + ("" if fscore is None else "; F-scores " + ", ".join(f"{fscore[t, j]:.4f}" for j in seen)))
-        summary = make_summary(config, acc, t + 1, model, finished=False, fscore=fscore)
+        summary = make_summary(config, perf, t + 1, model, finished=False, fscore=fscore)
         write_summary(env.out_dir, summary, list_sep=",")
+        run_outputs.write_run_outputs(env.out_dir, perf[:t + 1], curves, summary, regression, config.multitask,
+                                      finished=False)
         if config.store_during_models:
-            save_models(env.out_dir, f"models_task_{t}", model, {"during_acc": float(acc[t, t]), "task": t})
+            save_models(env.out_dir, f"models_task_{t}", model, {"during_score": float(perf[t, t]), "task": t},
+                        state)
         if not config.multitask and acc[t, t] < criteria[t]:
             env.logger.info(f"during accuracy {acc[t, t]:.2f}% of task {t} is below --during_acc_criterion "
                             f"{criteria[t]}: stopping")
@@ -656,18 +673,23 @@ def _run(config: argparse.Namespace, env: RunEnv) -> dict:
         if config.train_from_scratch and t < n_tasks - 1:
             model = build_model(config, fam, env.device)
             state = MethodState()
-        scores = {"acc": acc} if fscore is None else {"acc": acc, "fscore": fscore}
+        scores = {"acc": acc, "loss": losses} if fscore is None else {"acc": acc, "loss": losses, "fscore": fscore}
         save_after_task(env.out_dir, t, model, state, fam.tasks, rng, scores)  # what task t + 1 starts from
 
     # --- final report ------------------------------------------------------------------------------------
-    summary = make_summary(config, acc, rounds, model, finished=True, fscore=fscore)
+    summary = make_summary(config, perf, rounds, model, finished=True, fscore=fscore)
     write_summary(env.out_dir, summary, list_sep=",")
-    np.save(env.out_dir / "test_acc.npy", acc[:rounds])
+    run_outputs.write_run_outputs(env.out_dir, perf[:rounds], curves, summary, regression, config.multitask,
+                                  finished=True)
     if fscore is not None:
         np.save(env.out_dir / "test_fscore.npy", fscore[:rounds])
     if config.store_final_models:
-        save_models(env.out_dir, "final_models", model, {"mean_final_accuracy": summary["mean_final_accuracy"]})
-    if "mean_during_accuracy" in summary:
-        env.logger.info(f"during accuracies: {summary['during_accuracy']} (mean {summary['mean_during_accuracy']:.2f})")
-    env.logger.info(f"final accuracies: {summary['final_accuracy']} (mean {summary['mean_final_accuracy']:.2f})")
+        save_models(env.out_dir, "final_models", model, {k: v for k, v in summary.items() if k.startswith("mean_")},
+                    state)
+    if config.store_activations:
+        store_activations(env.out_dir, config, model, fam, range(n_tasks))
+    var = "loss" if regression else "accuracy"
+    if f"mean_during_{var}" in summary:
+        env.logger.info(f"during {var}: {summary[f'during_{var}']} (mean {summary[f'mean_during_{var}']:.4g})")
+    env.logger.info(f"final {var}: {summary[f'final_{var}']} (mean {summary[f'mean_final_{var}']:.4g})")
     return summary

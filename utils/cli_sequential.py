@@ -464,7 +464,7 @@ FLAGS: list[Flag] = [
             bool,
             default=False,
             modes="all",
-            help="Pickle the hidden states of the final test into the run folder.",
+            help="Store the hidden states of the final test in the run folder (activations/task_<j>.safetensors).",
         ),
         Flag(
             "multitask",

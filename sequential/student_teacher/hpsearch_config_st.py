@@ -3,8 +3,6 @@
 Port of the original ``sequential/student_teacher/hpconfig_st.py``: the grid it last used, the shared base
 conditions, the script's summary keys and the keep-a-run criterion. Any flag listed by ``python3 train_student.py
 --help`` can be added to ``grid``; string values carry their own quotes (``'"256"'``).
-
-``train_student.py`` does not exist in this repository yet (issue 13); the module is ready for it.
 """
 
 from functools import partial

@@ -290,7 +290,6 @@ INVALID = [
         "--ts_weighting_fisher=unpadded",
         "--ts_weighting_fisher",
     ),
-    ("student-replay", "student_teacher", "--use_replay", "--use_replay"),
     ("separate-head-needs-hnet-all", "seq_smnist", "--nh_separate_out_head", "--hnet_all"),
     ("deconv-hnet", "copy", "--use_new_hnet --nh_hnet_type=hdeconv", "--nh_hnet_type"),
     ("self-attention-hnet", "copy", "--hyper_chunks=10,20", "--hyper_chunks"),
