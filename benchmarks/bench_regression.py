@@ -18,8 +18,10 @@ import torch  # noqa: E402
 
 from data.special.regression1d import InfiniteBatches, make_task_set  # noqa: E402
 from mnets.base import unflatten_weights  # noqa: E402
+from mnets.mlp import MLP  # noqa: E402
 from probabilistic.args import parse_args  # noqa: E402
-from probabilistic.regression.runner import build_posterior, prior_matching  # noqa: E402
+from probabilistic.methods.explicit import build_posterior  # noqa: E402
+from probabilistic.posterior import prior_matching  # noqa: E402
 
 
 def step(post, config, task, batches, opt, samples: int, batched: bool) -> None:
@@ -27,7 +29,7 @@ def step(post, config, task, batches, opt, samples: int, batched: bool) -> None:
     idx = batches.next()
     x, y = task.train_x[idx], task.train_y[idx]
     raw = post.raw([0])
-    kl = prior_matching(config, post, raw, None)
+    kl = prior_matching(post, raw, config.prior_variance, config.num_kl_samples, None)
     if batched:
         pred = post.predict(x, raw, samples)[0, ..., 0]  # [K, B]
     else:
@@ -51,7 +53,9 @@ def main() -> None:
     times = {}
     for batched in (True, False):
         torch.manual_seed(0)
-        post = build_posterior(config, 3, torch.device("cpu"))
+        hidden = [int(h) for h in config.mlp_arch.split(",")]
+        mnet = MLP(n_in=1, n_out=1, hidden_layers=hidden, activation_fn=config.net_act, no_weights=True)
+        post = build_posterior(config, mnet, 3, torch.device("cpu"))
         opt = torch.optim.Adam(post.parameters(), lr=1e-3, fused=True)
         batches = InfiniteBatches(task.num_train, 32, torch.Generator().manual_seed(0))
         for _ in range(20):  # warm-up

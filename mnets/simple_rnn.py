@@ -210,6 +210,20 @@ class SimpleRNN(MainNet):
             h = self._act(h)
         return self._modulate(h, cm_index, cm_weights, post=True)
 
+    def cell(self, z: Tensor, c: Tensor, cm_index: int | None = None, cm_weights: Sequence[Tensor] = ()
+             ) -> tuple[Tensor, Tensor]:
+        """One step of a recurrent layer after its linear maps: ``z = W_ih x_t + b + W_hh h_{t-1}``
+        ``[(K,) B, G*H]`` and the previous cell state ``c`` -> ``(h_t, c_t)`` (Elman: ``c`` passes through)."""
+        if self.use_lstm:
+            i, f, g, o = z.chunk(4, dim=-1)
+            c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+            c_mod = self._modulate(c, cm_index, cm_weights, post=False)
+            h = torch.sigmoid(o) * (c_mod if self._act is None else self._act(c_mod))
+            return self._modulate(h, cm_index, cm_weights, post=True), c
+        h = self._modulate(z, cm_index, cm_weights, post=False)
+        h = h if self._act is None else self._act(h)
+        return self._modulate(h, cm_index, cm_weights, post=True), c
+
     def _recurrent(self, x: Tensor, params: list[Tensor | None], cm_index: int | None,
                    cm_weights: list[Tensor]) -> tuple[Tensor, Tensor]:
         """One recurrent layer over the whole sequence.
@@ -228,16 +242,7 @@ class SimpleRNN(MainNet):
         outputs, cells = [], []
         for t in range(T):
             z = recurrent_step(pre[..., t, :, :], h, w_hh_t)  # [(K,) B, G*H]
-            if self.use_lstm:
-                i, f, g, o = z.chunk(4, dim=-1)
-                c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
-                c_mod = self._modulate(c, cm_index, cm_weights, post=False)
-                h = torch.sigmoid(o) * (c_mod if self._act is None else self._act(c_mod))
-                h = self._modulate(h, cm_index, cm_weights, post=True)
-            else:
-                h = self._modulate(z, cm_index, cm_weights, post=False)
-                h = h if self._act is None else self._act(h)
-                h = self._modulate(h, cm_index, cm_weights, post=True)
+            h, c = self.cell(z, c, cm_index, cm_weights)
             if self.bptt_depth != -1 and t < T - self.bptt_depth:
                 h, c = h.detach(), c.detach()
             outputs.append(h)

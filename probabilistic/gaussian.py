@@ -56,6 +56,32 @@ def sample_radial(mean: Tensor, std: Tensor, num_samples: int, shapes: Sequence[
     return mean.unsqueeze(1) + std.unsqueeze(1) * r[..., tensor_id] * direction
 
 
+def original_order_noise(num_samples: int, shapes: Sequence[Sequence[int]], generator: torch.Generator,
+                         radial: bool = False, device: torch.device | str | None = None,
+                         dtype: torch.dtype | None = None) -> Tensor:
+    """Standardised weight noise ``[K, P]`` drawn in the original's order (``prob_utils.sample_diag_gauss`` called
+    once per weight sample): for each of the K samples, for each parameter tensor, ``randn(shape)`` and, if
+    ``radial``, then one scalar r ~ N(0, 1), giving ``r ε/‖ε‖`` for that tensor.
+
+    The test phase draws its weight samples from a generator seeded 2147483647 that the original creates afresh for
+    every model it evaluates; with this order (not one ``randn(N, K, P)`` call: torch's CPU normal sampler fills
+    tensors of 16 or more entries in blocks, so the split into tensors matters) every model sees bit-for-bit the
+    noise of the original, and the task-inference metrics, which are dominated by this fixed noise when V is small,
+    match.
+    """
+    rows = []
+    for _ in range(num_samples):
+        parts = []
+        for shape in shapes:
+            eps = torch.randn(tuple(shape), generator=generator, device=device, dtype=dtype)
+            if radial:
+                r = torch.randn((), generator=generator, device=device, dtype=dtype)
+                eps = r * eps / eps.norm()
+            parts.append(eps.flatten())
+        rows.append(torch.cat(parts))
+    return torch.stack(rows)
+
+
 def kl_std_normal(mean: Tensor, std: Tensor) -> Tensor:
     """KL(N(μ, σ²) ‖ N(0, I)) = −½ Σ (1 + log σ² − μ² − σ²), summed over the last axis."""
     var = std**2

@@ -76,10 +76,19 @@ class ImplicitPosterior(nn.Module):
         return flatten_weights(list(self.imp_hnet.internal_params)).unsqueeze(0).expand(len(task_ids), -1)
 
     def noise(self, N: int, K: int, generator: torch.Generator | None = None, device=None) -> Tensor:
-        """``z ~ N(0, latent_std² I)`` of shape ``[N, K, noise_dim]`` (drawn on the generator's device)."""
-        gen_device = generator.device if generator is not None else device
-        z = torch.randn(N, K, self.imp_hnet.noise_dim, generator=generator, device=gen_device)
-        return self.latent_std * z.to(device)
+        """``z ~ N(0, latent_std² I)`` of shape ``[N, K, noise_dim]`` (drawn on the generator's device).
+
+        With a ``generator`` (the deterministic test-phase noise) the draws follow the original's order: one
+        ``[1, noise_dim]`` draw per weight sample, the same K vectors for all N posteriors (the original evaluates
+        every model with its own fresh generator seeded 2147483647). torch's CPU normal sampler fills tensors of 16
+        or more entries in blocks, so a single ``randn(N, K, D)`` call gives other numbers.
+        """
+        D = self.imp_hnet.noise_dim
+        if generator is not None:
+            z = torch.cat([torch.randn(1, D, generator=generator, device=generator.device) for _ in range(K)])
+            return (self.latent_std * z.to(device)).unsqueeze(0).expand(N, K, D)
+        z = torch.randn(N, K, D, device=device)
+        return self.latent_std * z
 
     def sample(self, raw: Tensor, num_samples: int, generator: torch.Generator | None = None) -> Tensor:
         """Weight samples ``[N, K, P]``: K noise vectors through the implicit hypernetwork with each θ_n."""

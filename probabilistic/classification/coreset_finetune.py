@@ -23,12 +23,11 @@ import torch
 from torch import Tensor
 
 from probabilistic.classification.coresets import Coresets, final_batch_owner_mix, soft_cross_entropy
-from probabilistic.classification.training import check_finite, clip_gradients, make_optimizer
 from probabilistic.heads import Heads
 from probabilistic.posterior import WeightPosterior, prior_matching
 from utils.progress import itstime, progress
 from utils.run_env import RunEnv
-from utils.training import kl_factor
+from utils.training import check_finite, clip_gradients, kl_factor, make_optimizer
 
 
 def finetune_iterations(config: argparse.Namespace, num_coreset: int) -> int:

@@ -19,13 +19,13 @@ import sys
 
 sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
 
-from probabilistic.classification.implicit_runner import run  # noqa: E402
-from probabilistic.prob_mnist.launch import launch  # noqa: E402
+from probabilistic.launch import launch  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> dict:
-    """Run with the ``cifar_resnet_avb`` defaults."""
-    return launch("cifar_resnet_avb", run, __file__, argv)
+    """Parse ``argv`` (default: the command line) with the ``cifar_resnet_avb`` defaults and run the trainer with
+    ``probabilistic/methods/implicit.py`` on ``probabilistic/families/classification.py``."""
+    return launch("cifar_resnet_avb", __file__, argv)
 
 
 if __name__ == "__main__":

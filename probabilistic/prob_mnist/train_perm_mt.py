@@ -17,13 +17,13 @@ import sys
 
 sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
 
-from probabilistic.classification.multitask_runner import run  # noqa: E402
-from probabilistic.prob_mnist.launch import launch  # noqa: E402
+from probabilistic.launch import launch  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> dict:
-    """Run with the ``perm_mnist_mt`` defaults."""
-    return launch("perm_mnist_mt", run, __file__, argv)
+    """Parse ``argv`` (default: the command line) with the ``perm_mnist_mt`` defaults and run the trainer with
+    ``probabilistic/methods/multitask.py`` on ``probabilistic/families/classification.py``."""
+    return launch("perm_mnist_mt", __file__, argv)
 
 
 if __name__ == "__main__":

@@ -20,15 +20,13 @@ import sys
 
 sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
 
-from probabilistic.args import parse_args  # noqa: E402
-from probabilistic.regression.implicit_runner import run  # noqa: E402
-from utils.cli import run_or_exit  # noqa: E402
+from probabilistic.launch import launch  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> dict:
-    """Parse ``argv`` (default: the command line) with the ``regression_ssge`` defaults and run."""
-    config = parse_args("regression_ssge", argv)
-    return run_or_exit(run, config, method="ssge", script_dir=os.path.dirname(os.path.abspath(__file__)), argv=argv)
+    """Parse ``argv`` (default: the command line) with the ``regression_ssge`` defaults and run the trainer with
+    ``probabilistic/methods/implicit.py`` on ``probabilistic/families/regression.py``."""
+    return launch("regression_ssge", __file__, argv)
 
 
 if __name__ == "__main__":

@@ -19,15 +19,12 @@ import sys
 
 sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
 
-from sequential.args import parse_args  # noqa: E402
-from sequential.runner import run  # noqa: E402
-from utils.cli import run_or_exit  # noqa: E402
+from sequential.launch import launch  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> dict:
     """Parse ``argv`` (default: the command line) with the ``copy`` defaults and run."""
-    config = parse_args("copy", argv)
-    return run_or_exit(run, config, script_dir=os.path.dirname(os.path.abspath(__file__)), argv=argv)
+    return launch("copy", __file__, argv)
 
 
 if __name__ == "__main__":

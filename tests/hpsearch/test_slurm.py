@@ -255,7 +255,7 @@ def test_a_failing_search_cancels_its_unfinished_runs(slurm_cluster, tmp_path):
 GRID_MODULE = '''\
 """A 4-configuration 1D-regression sweep at a tiny budget (Slurm end-to-end test)."""
 from probabilistic.args import parse_args
-from probabilistic.regression.runner import SUMMARY_KEYS
+from probabilistic.regression.summary_keys import SUMMARY_KEYS
 
 grid = {
     "lr": [0.001, 0.01],

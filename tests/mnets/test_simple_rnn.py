@@ -80,14 +80,16 @@ def test_matches_hypnettorch(ht, compat, cfg):
                                                   theirs.internal_params))
     x = torch.randn(7, 3, 5)
     weights = compat.random_weights(ours.param_shapes)
-    torch.testing.assert_close(ours(x, weights), theirs(x, weights), atol=1e-6, rtol=0)
+    # float32 agreement; linear Elman outputs grow over the 7 steps, so also a relative 1e-5 (the summation order of
+    # the recurrent matmul differs between CPU kernels)
+    torch.testing.assert_close(ours(x, weights), theirs(x, weights), atol=1e-6, rtol=1e-5)
     out, hidden, hidden_int = ours(x, weights, return_hidden=True, return_hidden_int=True)
     _, t_hidden, t_hidden_int = theirs(x, weights, return_hidden=True, return_hidden_int=True)
     assert len(hidden) == len(t_hidden) and len(hidden_int) == len(t_hidden_int)
     for a, b in zip(hidden + hidden_int, t_hidden + t_hidden_int):
         assert (a is None) == (b is None)
         if a is not None:
-            torch.testing.assert_close(a, b, atol=1e-6, rtol=0)
+            torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-5)
 
 
 @pytest.mark.parametrize("use_lstm", [False, True], ids=["elman", "lstm"])

@@ -77,10 +77,10 @@ def test_laplace_posterior_uses_the_prior_for_untrained_heads():
 def test_ewc_network_init_keeps_batchnorm_scales_at_one():
     from mnets.base import unflatten_weights
     from mnets.resnet import ResNet
-    from probabilistic.classification.ewc_runner import EWCNet
+    from probabilistic.families.classification import xavier_weights
 
     mnet = ResNet(in_shape=(32, 32, 3), num_classes=10, no_weights=True)
-    weights = unflatten_weights(EWCNet(mnet).phi.data, mnet.param_shapes)
+    weights = unflatten_weights(xavier_weights(mnet), mnet.param_shapes)
     for w, meta in zip(weights, mnet.param_shapes_meta):
         if meta["name"] == "bn_scale":
             assert torch.equal(w, torch.ones_like(w))

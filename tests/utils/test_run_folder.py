@@ -120,7 +120,7 @@ def test_full_disk_mid_run_keeps_the_finished_task_and_resumes(tmp_path, capsys,
 
 
 def test_non_finite_loss_is_one_line(tmp_path, capsys, monkeypatch):
-    import probabilistic.regression.runner as runner
+    import probabilistic.methods.explicit as runner
 
     monkeypatch.setattr(runner, "gaussian_regularizer", lambda *a, **k: __import__("torch").tensor(float("nan")))
     with pytest.raises(SystemExit) as exc:

@@ -57,9 +57,10 @@ def test_partial_tests_and_store_final_model(run_gmm, tmp_path):
     assert s["num_weights_hyper"] == -1 and s["num_weights_hm_ratio"] == -1
 
 
-def test_multitask_runner_works_and_learns_all_tasks(run_gmm, tmp_path):
+def test_multitask_runner_works_and_learns_all_tasks(run_gmm, tmp_path, golden_summary):
     s = run_gmm("gmm_mt", "--cl_scenario=3 --use_adam --lr=0.01 --net_act=relu", tmp_path / "mt",
                 ["--n_iter=300"])
+    golden_summary(s)
     assert list(s) == MT_KEYS and s["finished"] == 1
     assert s["acc_avg_task_given"] >= 95 and s["acc_avg_final"] >= 90  # jointly trained: no forgetting
 
@@ -77,18 +78,19 @@ def test_ewc_multi_head_posteriors(run_gmm, tmp_path):
 
 def test_distribution_regularizer_double_normalisation_and_its_fix():
     from probabilistic.args import parse_args
-    from probabilistic.classification.runner import build_posterior, regularizer
+    from probabilistic.classification.families import build_main_net
     from probabilistic.heads import Heads, regularizer_mask
+    from probabilistic.methods.explicit import build_posterior, output_regularizer
 
     heads = Heads(3, 3, 2, split_head=True)
     values = {}
     for fix in (False, True):
         torch.manual_seed(0)
         config = parse_args("gmm_bbb", ["--regularizer=w2"] + (["--fix_dist_reg_normalization"] if fix else []))
-        post = build_posterior(config, "gmm", 2, heads, torch.device("cpu"))
+        post = build_posterior(config, build_main_net("gmm", config, 2, heads.num_outputs), 3, torch.device("cpu"))
         targets = post.raw([0, 1, 2]).detach() + 0.1  # shifted means and rhos
         masks = regularizer_mask(post.mnet, heads, [0, 1, 2], gaussian=True)
-        values[fix] = regularizer(config, post, post.raw([0, 1]), [0, 1], targets, masks, task_id=2).item()
+        values[fix] = output_regularizer(config, post, post.raw([0, 1]), targets[:2], masks[:2], task_id=2).item()
     assert values[True] > 0 and values[False] == pytest.approx(values[True] / 2)  # divided again by t = 2
 
 
@@ -104,17 +106,18 @@ def test_unimplemented_options_fail_with_one_line_naming_the_flag(run_gmm, tmp_p
 
 def test_vcl_prior_keeps_the_previous_posterior_for_new_heads_unless_reset():
     from probabilistic.args import parse_args
-    from probabilistic.classification.runner import build_posterior, previous_posterior
+    from probabilistic.classification.families import build_main_net
     from probabilistic.heads import Heads, output_unit_entries
+    from probabilistic.methods.explicit import build_posterior, previous_posterior
 
     heads = Heads(3, 3, 2, split_head=True)
     config = parse_args("gmm_bbb", ["--mnet_only", "--use_prev_post_as_prior", "--prior_variance=0.5"])
-    post = build_posterior(config, "gmm", 2, heads, torch.device("cpu"))
+    post = build_posterior(config, build_main_net("gmm", config, 2, heads.num_outputs), 3, torch.device("cpu"))
     mean, std = post.mean_std(post.raw([0]))
     kept = previous_posterior(post, 1)  # the original: previous posterior everywhere
     assert torch.equal(kept[0], mean) and torch.equal(kept[1], std)
-    reset_mean, reset_std = previous_posterior(post, 1, heads, config.prior_variance)
     new = output_unit_entries(post.mnet, [2, 3, 4, 5])  # heads of tasks 1 and 2 (not trained yet)
+    reset_mean, reset_std = previous_posterior(post, 1, new, config.prior_variance)
     assert new.sum() == 2 * 2 * (10 + 1)  # 4 output units x (10 hidden weights + bias)
     assert (reset_mean[:, new] == 0).all() and torch.allclose(reset_std[:, new], torch.tensor(0.5**0.5))
     assert torch.equal(reset_mean[:, ~new], mean[:, ~new]) and torch.equal(reset_std[:, ~new], std[:, ~new])

@@ -8,9 +8,10 @@ import pytest
 import torch
 
 from probabilistic.args import parse_args
-from probabilistic.classification.runner import build_posterior
+from probabilistic.classification.families import build_main_net
 from probabilistic.classification.supsup import entropy_gradients, infer_tasks
 from probabilistic.heads import Heads
+from probabilistic.methods.explicit import build_posterior
 
 
 @pytest.mark.parametrize("hnet", ["hmlp", "chunked_hmlp"])
@@ -19,7 +20,7 @@ def test_forward_mode_jacobian_equals_per_sample_autograd(hnet):
     config = parse_args("gmm_bbb", ["--mean_only", "--kl_scale=0", "--kl_schedule=0", f"--hnet_type={hnet}",
                                     "--chmlp_chunk_size=50", "--cl_scenario=3"])
     heads = Heads(3, 3, 2)
-    post = build_posterior(config, "gmm", 2, heads, torch.device("cpu"))
+    post = build_posterior(config, build_main_net("gmm", config, 2, heads.num_outputs), 3, torch.device("cpu"))
     x = torch.randn(6, 2) * 3
     alpha = torch.full((3,), 1 / 3)
     with torch.no_grad():

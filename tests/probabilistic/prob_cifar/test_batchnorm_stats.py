@@ -16,9 +16,9 @@ from probabilistic.classification.batchnorm_stats import (
     num_stats_sets,
     with_task_stats,
 )
-from probabilistic.classification.families import load_tasks
-from probabilistic.classification.runner import build_posterior
+from probabilistic.classification.families import build_main_net, load_tasks
 from probabilistic.heads import Heads
+from probabilistic.methods.explicit import build_posterior
 from probabilistic.posterior import WeightPosterior
 from probabilistic.prob_cifar import train_resnet_bbb
 from utils.task_state import load_task_state
@@ -92,7 +92,7 @@ def test_run_tests_each_task_with_its_own_statistics(tiny_cifar_root, tmp_path):
     cpu = torch.device("cpu")
     tasks = load_tasks("resnet", config, cpu)
     heads = Heads(1, 3, 2)
-    post = build_posterior(config, "resnet", tasks[0].in_dim, heads, cpu)
+    post = build_posterior(config, build_main_net("resnet", config, tasks[0].in_dim, heads.num_outputs), 3, cpu)
     load_task_state(tmp_path / "run", 2, nn.ModuleList([post]), cpu)
     post.eval()
     mnet = post.mnet

@@ -106,7 +106,7 @@ def test_readme_network_has_the_published_size(target):
 
 
 @pytest.mark.parametrize("target", run_params())
-def test_readme_command_runs_or_names_the_missing_feature(target, tiny_cifar_root, tmp_path, capsys):
+def test_readme_command_runs_or_names_the_missing_feature(target, tiny_cifar_root, tmp_path, capsys, golden_summary):
     mode, line = target["parser_mode"], target["readme_line"]
     if line in NOT_YET:
         with pytest.raises(SystemExit) as exit_:
@@ -115,6 +115,7 @@ def test_readme_command_runs_or_names_the_missing_feature(target, tiny_cifar_roo
         assert exit_.value.code == 2 and "\n" not in err and f"--{NOT_YET[line][0]}" in err, err
         return
     summary = run_cifar(mode, readme_argv(target), tmp_path / "run", tiny_cifar_root)
+    golden_summary(summary)
     config = parse_args(mode, readme_argv(target))
     T = config.num_tasks
     supsup = "--supsup_task_inference" in target["args"]

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 from matplotlib.image import imread as plt_imread
 
-from probabilistic.classification import phases, plots
+from probabilistic.classification import plots
 from probabilistic.classification.summary_keys import summary_keys
+from probabilistic.families import classification as phases
 from utils.summary import read_summary
 
 SPEC = Path(__file__).resolve().parents[4] / "shared" / "spec" / "targets_posterior_replay.json"
@@ -47,13 +48,14 @@ def test_all_20_gmm_readme_commands_present():
 
 
 @pytest.mark.parametrize("target", TARGETS, ids=[_id(t) for t in TARGETS])
-def test_readme_command_runs_end_to_end(target, tmp_path, small_grid, monkeypatch):
+def test_readme_command_runs_end_to_end(target, tmp_path, small_grid, monkeypatch, golden_summary):
     mode = target["parser_mode"]
     plotted = PLOTTED[mode] == target["readme_line"]
     maps = {}
     if not plotted:
         monkeypatch.setattr(phases, "plot_gmm_maps", lambda m, *args: maps.update(m))
     summary = run_gmm(mode, target["args"], tmp_path / "run")
+    golden_summary(summary)
 
     assert list(summary) == summary_keys(mode.split("_", 1)[1]) and summary["finished"] == 1
     for key in ("acc_task_given", "acc_task_given_during", "acc_task_inferred_ent", "acc_task_inferred_ent_during"):

@@ -14,6 +14,7 @@ import pytest
 
 from probabilistic.args import parse_args
 from probabilistic.classification.summary_keys import summary_keys
+from tests.conftest import simulate_crash_in_task_3
 from utils.summary import read_summary
 
 SPEC = Path(__file__).resolve().parents[4] / "shared" / "spec" / "targets_posterior_replay.json"
@@ -83,7 +84,7 @@ def test_readme_command_parses(target):
 
 
 @pytest.mark.parametrize("target", RUN_PARAMS)
-def test_readme_command_runs_or_names_the_missing_feature(target, tiny_mnist_root, tmp_path, capsys):
+def test_readme_command_runs_or_names_the_missing_feature(target, tiny_mnist_root, tmp_path, capsys, golden_summary):
     mode = target["parser_mode"]
     extra = SHORT + ([TINY_CORESET] if "--coreset_size" in target["args"] else [])
     if "--val_sample_size=1" not in target["args"]:
@@ -99,6 +100,7 @@ def test_readme_command_runs_or_names_the_missing_feature(target, tiny_mnist_roo
         used = {a.split("=")[0][2:] for a in shlex.split(target["args"])}
         assert flags & NOT_YET & used, f"unexpected failure: {err}"
         return
+    golden_summary(summary)
     T = 5 if mode.startswith("split") else 10
     config = parse_args(mode, shlex.split(target["args"]) + extra)
     T = config.num_tasks if "num_tasks" in vars(config) else T
@@ -120,3 +122,17 @@ def test_missing_dataset_is_one_line_exit_2(tmp_path, capsys, monkeypatch):
                   tmp_path / "run", tmp_path / "nowhere")
     err = capsys.readouterr().err.strip()
     assert exit_.value.code == 2 and "\n" not in err and "train-images-idx3-ubyte.gz" in err and "--data_dir" in err
+
+
+@pytest.mark.parametrize("mode, args", [
+    ("split_mnist_bbb", "--cl_scenario=3 --split_head_cl3 --use_adam --lr=0.001 --train_sample_size=2 --beta=0.1"),
+    ("split_mnist_ewc", "--cl_scenario=1 --use_adam --lr=0.001 --ewc_lambda=1"),
+], ids=["bbb", "ewc"])
+def test_resume_after_interruption_reproduces_the_uninterrupted_run(mode, args, tiny_mnist_root, tmp_path):
+    budget = ["--n_iter=6", "--val_iter=1000", FEW_TEST_SAMPLES, "--loglevel_info"]
+    full = run_mnist(mode, args, tmp_path / "full", tiny_mnist_root, budget)
+    run_mnist(mode, args, tmp_path / "cut", tiny_mnist_root, budget)
+    simulate_crash_in_task_3(tmp_path / "cut")  # the rerun resumes after task 2 of 5
+    resumed = run_mnist(mode, args, tmp_path / "cut", tiny_mnist_root, budget)
+    for key in ("acc_task_given", "acc_task_given_during", "acc_task_inferred_ent", "acc_avg_final"):
+        assert resumed[key] == pytest.approx(full[key]), key

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from probabilistic.regression.implicit_runner import SUMMARY_KEYS_AVB
+from probabilistic.regression.summary_keys import SUMMARY_KEYS_AVB
 from probabilistic.regression.train_avb import main
 from tests.conftest import simulate_crash_in_task_3
 
@@ -16,8 +16,9 @@ IDS = [f"L{t['readme_line']}-{t['method']}-set{t['effective_config']['used_task_
 
 
 @pytest.mark.parametrize("target", TARGETS, ids=IDS)
-def test_readme_command_runs_end_to_end(target, tmp_path, shrunk_run, check_outputs):
+def test_readme_command_runs_end_to_end(target, tmp_path, shrunk_run, check_outputs, golden_summary):
     s = shrunk_run(main, target["args"], tmp_path / "run", n_iter=2)  # some configs have 6M hh-net weights
+    golden_summary(s)
     check_outputs(s, tmp_path / "run", SUMMARY_KEYS_AVB, "regression_avb")
     assert all(0 <= a <= 1 for a in s["aa_acc_dis"]) and 0 <= s["aa_acc_avg_dis"] <= 1
     assert s["aa_num_weights_main"] == 141 and s["aa_num_weights_dis"] > 0

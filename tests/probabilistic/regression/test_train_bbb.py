@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from probabilistic.regression.runner import SUMMARY_KEYS
+from probabilistic.regression.summary_keys import SUMMARY_KEYS
 from probabilistic.regression.train_bbb import main
 from tests.conftest import simulate_crash_in_task_3
 from utils.summary import read_summary
@@ -24,8 +24,9 @@ def _run(args: str | list[str], out_dir: Path, n_iter: int | None = 40) -> dict:
 
 
 @pytest.mark.parametrize("target", TARGETS, ids=[f"L{t['readme_line']}-{t['method'].split()[0]}" for t in TARGETS])
-def test_readme_command_runs_end_to_end(target, tmp_path):
+def test_readme_command_runs_end_to_end(target, tmp_path, golden_summary):
     summary = _run(target["args"], tmp_path / "run")
+    golden_summary(summary)
     assert list(summary) == SUMMARY_KEYS and summary["finished"] == 1
     assert len(summary["aa_mse_final"]) == 3 and all(m >= 0 for m in summary["aa_mse_final"])
     assert 0 <= summary["aa_task_inference_mean"] <= 100
@@ -64,7 +65,7 @@ def test_train_from_scratch_and_multi_head(tmp_path):
 
 def test_store_final_model_and_default_out_dir(tmp_path):
     from probabilistic.args import parse_args
-    from probabilistic.regression.runner import run
+    from probabilistic.trainer import run
 
     summary = run(parse_args("regression_bbb", ["--n_iter=3", "--store_final_model", "--used_task_set=0"]),
                   script_dir=tmp_path)

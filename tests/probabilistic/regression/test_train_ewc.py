@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from probabilistic.regression.ewc_runner import SUMMARY_KEYS_EWC
+from probabilistic.regression.summary_keys import SUMMARY_KEYS_EWC
 from probabilistic.regression.train_ewc import main
 
 SPEC = Path(__file__).resolve().parents[4] / "shared" / "spec" / "targets_posterior_replay.json"
@@ -15,8 +15,9 @@ IDS = [f"L{t['readme_line']}-{t['method'].split()[0]}-set{t['effective_config'][
 
 
 @pytest.mark.parametrize("target", TARGETS, ids=IDS)
-def test_readme_command_runs_end_to_end(target, tmp_path, shrunk_run, check_outputs):
+def test_readme_command_runs_end_to_end(target, tmp_path, shrunk_run, check_outputs, golden_summary):
     s = shrunk_run(main, target["args"], tmp_path / "run")
+    golden_summary(s)
     check_outputs(s, tmp_path / "run", SUMMARY_KEYS_EWC, "regression_ewc")
     assert s["aa_num_weights_main"] == 141
     # single head, deterministic: every "model" is the same network, so the inferred MSE is the task's MSE

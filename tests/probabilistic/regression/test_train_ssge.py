@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from probabilistic.regression.implicit_runner import SUMMARY_KEYS_SSGE
+from probabilistic.regression.summary_keys import SUMMARY_KEYS_SSGE
 from probabilistic.regression.train_ssge import main
 
 SPEC = Path(__file__).resolve().parents[4] / "shared" / "spec" / "targets_posterior_replay.json"
@@ -15,8 +15,9 @@ IDS = [f"L{t['readme_line']}-{t['method']}-set{t['effective_config']['used_task_
 
 
 @pytest.mark.parametrize("target", TARGETS, ids=IDS)
-def test_readme_command_runs_end_to_end(target, tmp_path, shrunk_run, check_outputs):
+def test_readme_command_runs_end_to_end(target, tmp_path, shrunk_run, check_outputs, golden_summary):
     s = shrunk_run(main, target["args"], tmp_path / "run", n_iter=2)  # some configs have 6M hh-net weights
+    golden_summary(s)
     check_outputs(s, tmp_path / "run", SUMMARY_KEYS_SSGE, "regression_ssge")
     assert s["aa_num_weights_main"] == 141
     assert s["aa_num_weights_hm_ratio"] == pytest.approx(s["aa_num_weights_hyper"] / 141)
