@@ -3,7 +3,8 @@
 Default (``apply_custom_hnet_init``): Xavier-uniform layer weights, zero biases, task embeddings
 N(0, ``std_normal_temb``²) — or N(0, ``std_normal_init``²) weights with ``--normal_init``.
 ``--hyper_gauss_init``: hyperfan-style init such that, at initialisation, the generated means have variance
-0.1²/3 and the generated raw ρ variance 0.5²/3 (those of the Gaussian main network's own init): the output layer
+0.003 and the generated raw ρ variance 0.083 (the original's rounding of 0.1²/3 and 0.5²/3, those of the Gaussian
+main network's own init): the output layer
 weights are zero and its biases are drawn with these variances; with ``--keep_orig_init`` the hyperfan-in init of
 the mean outputs is kept. For a chunked hypernetwork (:func:`gauss_chunked_hyperfan_init_`) the chunk embeddings
 carry these variances instead (chunked hyperfan-in, Xavier variant; ``--keep_orig_init`` has no effect there).

@@ -35,8 +35,8 @@ KINDS = ("dirac", "gaussian", "radial")
 @torch.no_grad()
 def custom_init_(params: Sequence[Tensor], meta: Sequence[dict], normal_init: bool = False,
                  std_normal_init: float = 0.02) -> None:
-    """The original's ``custom_init`` of a main network, in place: layer weights Xavier-uniform (``--normal_init``:
-    N(0, ``std_normal_init``²)), biases 0, batch-norm tensors untouched."""
+    """The original's ``custom_init`` of a main network, in place: layer weights Xavier-uniform (with
+    ``--normal_init``: normal with std ``std_normal_init``), biases 0, batch-norm tensors untouched."""
     for w, m in zip(params, meta):
         if m["name"] == "weight":
             nn.init.normal_(w, 0.0, std_normal_init) if normal_init else nn.init.xavier_uniform_(w)
@@ -71,7 +71,8 @@ class WeightPosterior(nn.Module):
             main-network init (:func:`deterministic_init`) instead of U(-0.1, 0.1). A Dirac posterior
             (``--mean_only``) always gets that init: the original does not wrap a deterministic main network, so
             its weights keep that init whatever this flag says.
-        normal_init, std_normal_init: ``--normal_init``: N(0, ``std_normal_init``²) layer weights in that init.
+        normal_init, std_normal_init: ``--normal_init``: normal layer weights with std ``std_normal_init`` in
+            that init.
     """
 
     def __init__(self, mnet: MLP, kind: str, hnet: HMLP | None = None, use_logvar_enc: bool = False,

@@ -46,18 +46,18 @@ def run_with(config: argparse.Namespace, family: Family, method: Method, script_
     ctx = family.setup(config, method, script_dir, argv)
     method.build(ctx, family)
     start = resume(ctx, family, method)
-    if method.trains_jointly:  # multitask: all tasks at once, then one test phase (no checkpoints)
+    if method.trains_jointly:  # multitask: all tasks at once, then one test phase (no task checkpoints)
         train_task(ctx, family, method, None)
         family.test_jointly(ctx, method)
-    tasks = range(start, ctx.num_tasks) if not method.trains_jointly else range(0)
-    for task_id in tasks:
-        method.before_task(task_id)
-        ctx.env.logger.info(f"Training task {task_id + 1}/{ctx.num_tasks}{family.task_label(task_id)} "
-                            f"({method.name}) for {family.num_iterations(task_id)} iterations.")
-        train_task(ctx, family, method, task_id)
-        method.after_task(task_id)
-        family.test(ctx, method, task_id)
-        checkpoint(ctx, family, method, task_id)
+    else:
+        for task_id in range(start, ctx.num_tasks):
+            method.before_task(task_id)
+            ctx.env.logger.info(f"Training task {task_id + 1}/{ctx.num_tasks}{family.task_label(task_id)} "
+                                f"({method.name}) for {family.num_iterations(task_id)} iterations.")
+            train_task(ctx, family, method, task_id)
+            method.after_task(task_id)
+            family.test(ctx, method, task_id)
+            checkpoint(ctx, family, method, task_id)
     if method.after_training():  # e.g. coreset fine-tuning: test again and checkpoint the result
         family.test(ctx, method, ctx.num_tasks - 1)
         checkpoint(ctx, family, method, ctx.num_tasks - 1)
@@ -88,7 +88,7 @@ def train_task(ctx: RunContext, family: Family, method: Method, task_id: int | N
         optimizer.zero_grad()
         batch = family.next_batch(task_id)
         terms = method.train_step(batch, task_id, it, n_iter)
-        check_finite(terms["loss"], -1 if task_id is None else task_id, it, terms)
+        check_finite(terms["loss"], task_id, it, terms)
         extra = method.extra_gradients(terms, params)
         terms["loss"].backward()
         clip_gradients(config, params)

@@ -91,9 +91,11 @@ def num_iterations(config: argparse.Namespace, num_train: int) -> int:
     return config.n_iter
 
 
-def check_finite(loss: Tensor, task_id: int, it: int, parts: dict[str, Tensor] | None = None) -> None:
-    """Raise :class:`NonFiniteLossError` naming the task, the iteration and the loss terms."""
+def check_finite(loss: Tensor, task_id: int | None, it: int, parts: dict[str, Tensor] | None = None) -> None:
+    """Raise :class:`NonFiniteLossError` naming the task (None: joint training), the iteration and the loss
+    terms."""
     if not torch.isfinite(loss):
         terms = ", ".join(f"{k}={v.item():.3g}" for k, v in (parts or {}).items() if v.numel() == 1)
-        raise NonFiniteLossError(f"non-finite loss in task {task_id + 1} at iteration {it}"
+        where = "multitask training" if task_id is None else f"task {task_id + 1}"
+        raise NonFiniteLossError(f"non-finite loss in {where} at iteration {it}"
                                  + (f" ({terms})" if terms else ""))

@@ -81,10 +81,13 @@ def test_no_checkpointing_keeps_one_set(flag):
 
 
 def test_run_tests_each_task_with_its_own_statistics(tiny_cifar_root, tmp_path):
-    """A frozen network (lr 0, PyTorch's init) so that only the BN statistics change between tasks: the test-phase
-    accuracies in the summary are those of model j with task j's statistics, not with the newest set."""
+    """A frozen network (lr 0) so that only the BN statistics change between tasks: the test-phase accuracies in
+    the summary are those of model j with task j's statistics, not with the newest set. Large N(0, 2²) initial
+    weights: with the original's Xavier init and zero biases this tiny ResNet predicts one class whatever the
+    statistics."""
     argv = ["--mnet_only", "--mean_only", "--kl_scale=0", "--kl_schedule=0", "--train_sample_size=1",
-            "--val_sample_size=1", "--lr=0", "--keep_orig_init", "--num_tasks=3", "--num_classes_per_task=2",
+            "--val_sample_size=1", "--lr=0", "--normal_init", "--std_normal_init=2.0", "--keep_orig_init",
+            "--num_tasks=3", "--num_classes_per_task=2",
             "--cl_scenario=1", "--resnet_block_depth=1", "--resnet_channel_sizes=4,4,8,16", "--epochs=2",
             "--batch_size=4", "--val_iter=1000", "--loglevel_info", f"--data_dir={tiny_cifar_root}"]
     summary = train_resnet_bbb.main(argv + [f"--out_dir={tmp_path / 'run'}"])
