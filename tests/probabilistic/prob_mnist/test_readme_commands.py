@@ -125,8 +125,9 @@ def test_missing_dataset_is_one_line_exit_2(tmp_path, capsys, monkeypatch):
 
 
 @pytest.mark.parametrize("mode, args", [
-    ("split_mnist_bbb", "--cl_scenario=3 --split_head_cl3 --use_adam --lr=0.001 --train_sample_size=2 --beta=0.1"),
-    ("split_mnist_ewc", "--cl_scenario=1 --use_adam --lr=0.001 --ewc_lambda=1"),
+    ("split_mnist_bbb", "--cl_scenario=3 --split_head_cl3 --use_adam --lr=0.001 --train_sample_size=2 --beta=0.1 "
+                        "--mlp_arch=20,20 --hmlp_arch=20,20 --cond_emb_size=8"),  # not the 400-400 default (slow)
+    ("split_mnist_ewc", "--cl_scenario=1 --use_adam --lr=0.001 --ewc_lambda=1 --mlp_arch=20,20"),
 ], ids=["bbb", "ewc"])
 def test_resume_after_interruption_reproduces_the_uninterrupted_run(mode, args, tiny_mnist_root, tmp_path):
     budget = ["--n_iter=6", "--val_iter=1000", FEW_TEST_SAMPLES, "--loglevel_info"]
