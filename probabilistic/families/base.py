@@ -8,6 +8,7 @@ outputs of S weight samples) and models (model j = the posterior of task j).
 from __future__ import annotations
 
 import argparse
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,8 +53,8 @@ class RunContext:
 LogitsFn = Callable[[Tensor], Tensor]
 
 
-class Family:
-    """Base class of a task family. Subclasses implement every method that raises here."""
+class Family(ABC):
+    """Base class of a task family: subclasses implement the abstract methods; the others have defaults."""
 
     #: ``regression`` or ``classification``.
     name = ""
@@ -70,75 +71,76 @@ class Family:
     def check(self, config: argparse.Namespace, method_name: str) -> None:
         """Reject options the family cannot honour (a :class:`~utils.cli.ConfigError` naming the flag)."""
 
+    @abstractmethod
     def setup(self, config: argparse.Namespace, method: Method, script_dir: str | Path | None,
               argv: list[str] | None) -> RunContext:
         """out_dir, logger, seeds, device, TensorBoard, the tasks and an empty summary."""
-        raise NotImplementedError
 
+    @abstractmethod
     def main_net(self, no_weights: bool = True) -> MainNet:
         """The family's main network as the flags describe it."""
-        raise NotImplementedError
 
     def make_heads(self, shared_model: bool, non_growing: bool = False, joint: bool = False) -> None:
         """Output heads of the method's CL setting (classification only)."""
 
     @property
+    @abstractmethod
     def multi_head(self) -> bool:
-        raise NotImplementedError
+        """Whether every task has its own output head."""
 
+    @abstractmethod
     def head_entries(self, mnet: MainNet) -> list[Tensor] | None:
         """Boolean ``[P]`` per task: the flat weights of its output head (multi-head runs), else None."""
-        raise NotImplementedError
 
+    @abstractmethod
     def regularizer_mask(self, mnet: MainNet, gaussian: bool) -> Tensor | None:
         """0/1 ``[T, outputs]``: the hypernetwork outputs the mse regulariser compares for each task, or None."""
-        raise NotImplementedError
 
+    @abstractmethod
     def untrained_heads(self, mnet: MainNet, task_id: int) -> Tensor | None:
         """Boolean ``[P]`` of the heads that get the prior back in a VCL prior, or None."""
-        raise NotImplementedError
 
+    @abstractmethod
     def initial_weights(self, mnet: MainNet) -> Tensor:
         """Flat initial weights ``[P]`` of a deterministic main network (EWC, multitask)."""
-        raise NotImplementedError
 
     # --- training ----------------------------------------------------------------------------------------------
     def task_label(self, task_id: int) -> str:
         return ""
 
+    @abstractmethod
     def num_iterations(self, task_id: int | None) -> int:
         """Iterations of task ``task_id`` (None: joint training on all tasks)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def next_batch(self, task_id: int | None) -> Any:
         """The next training batch of task ``task_id`` (None: a batch mixing all tasks)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def task_terms(self, outputs: Tensor, batch: Any, task_id: int) -> dict[str, Tensor]:
         """``loss_nll`` (N_train × the mean NLL over S samples and the batch) of outputs ``[S, B, O]``, and what
         else the family logs (accuracy)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def joint_terms(self, forward: Callable[[Tensor], Tensor], batch: Any) -> dict[str, Tensor]:
         """``loss`` of a batch mixing all tasks (multitask), for a deterministic ``forward(x) -> [B, O]``."""
-        raise NotImplementedError
 
+    @abstractmethod
     def sample_nll(self, task_id: int) -> Callable[[Tensor, Tensor], Tensor]:
         """``nll(out [B, O], target) -> scalar`` for per-sample gradients (the EWC Fisher)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def fisher_data(self, task_id: int, n_fisher: int) -> tuple[Tensor, Tensor]:
         """The training samples the Fisher of task ``task_id`` is estimated from (``n_fisher`` or all)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def schedulers(self, optimizer: torch.optim.Optimizer, task_id: int | None,
                    val_accuracy: Callable[[], float]):
         """Epoch-wise learning-rate schedulers (an object with ``after_step(it)``)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def validate(self, logits: LogitsFn, task_id: int, it: int, log: bool = True) -> float:
         """Validation score of the current task (logged to TensorBoard unless ``log`` is off)."""
-        raise NotImplementedError
 
     def after_training_task(self, mnet: MainNet, task_id: int) -> None:
         """Family bookkeeping after a task is trained (batch-norm statistics)."""
@@ -148,17 +150,17 @@ class Family:
         return predict
 
     # --- testing and outputs -----------------------------------------------------------------------------------
+    @abstractmethod
     def test(self, ctx: RunContext, method: Method, task_id: int) -> None:
         """Test the models of tasks ``0..task_id``, update and write the summary."""
-        raise NotImplementedError
 
+    @abstractmethod
     def test_jointly(self, ctx: RunContext, method: Method) -> None:
         """The test phase of a jointly trained model (multitask)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def end_of_run(self, ctx: RunContext, method: Method) -> dict:
         """Final figures, ``finished 1`` and the closing log lines; returns the summary."""
-        raise NotImplementedError
 
     # --- checkpoints -------------------------------------------------------------------------------------------
     def tensors(self) -> dict[str, Tensor]:

@@ -10,16 +10,18 @@ trainer sums nothing: ``train_step`` returns ``loss`` with the terms it is made 
 from __future__ import annotations
 
 import argparse
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
 
 from probabilistic.families.base import Family, RunContext
+from utils.cli import ConfigError
 from utils.training import make_optimizer
 
 
-class Method:
+class Method(ABC):
     """Base class of a posterior-replay method. Subclasses implement :meth:`build`, :meth:`train_step`,
     :meth:`models` and :meth:`state`; the other hooks default to doing nothing."""
 
@@ -69,14 +71,14 @@ class Method:
 
     def val_accuracy(self, task_id: int | None) -> float:
         """Validation accuracy with deterministic sampling (the plateau scheduler's signal)."""
-        raise NotImplementedError(f"{type(self).__name__} does not support --plateau_lr_scheduler")
+        raise ConfigError(f"--plateau_lr_scheduler is not supported by {self.name or type(self).__name__}")
 
     def before_step(self, task_id: int | None, it: int, n_iter: int) -> None:
         """Work before the iteration's main step (e.g. the AVB discriminator's updates)."""
 
+    @abstractmethod
     def train_step(self, batch, task_id: int | None, it: int, n_iter: int) -> dict[str, Tensor]:
         """Loss terms of one iteration: ``loss`` (what is minimised) and its named parts, all scalars."""
-        raise NotImplementedError
 
     def extra_gradients(self, terms: dict[str, Tensor], params: Sequence[Tensor]) -> Sequence[Tensor | None] | None:
         """Gradients added after clipping (SSGE's estimated entropy gradients), or None."""
@@ -101,18 +103,18 @@ class Method:
     #: Regression test phase: use the local reparametrisation trick.
     test_lrt = False
 
+    @abstractmethod
     def models(self, n: int) -> list:
         """Model j = the posterior of task j (j < n), with ``raw(task_ids)`` and ``predict(x, raw, V, gen)``."""
-        raise NotImplementedError
 
     def predict(self, model, x: Tensor, task_ids: list[int], num_samples: int, gen: torch.Generator) -> Tensor:
         """Classification test phase: logits ``[len(task_ids), V, B, O]`` of ``model`` (deterministic noise)."""
         return model.predict(x, model.raw(task_ids), num_samples, gen)
 
     # --- checkpoints -------------------------------------------------------------------------------------------
+    @abstractmethod
     def state(self) -> nn.Module:
         """The networks a checkpoint holds (their structure must be rebuilt by :meth:`prepare_resume`)."""
-        raise NotImplementedError
 
     def prepare_resume(self, last_task: int) -> None:
         """Rebuild the structure of :meth:`state` as it was after task ``last_task`` (e.g. one net per task)."""
@@ -132,8 +134,9 @@ class PosteriorPerTask(Method):
     """A method whose posterior is one object for all tasks (a hypernetwork's task embeddings, or one shared
     posterior) or, with ``--train_from_scratch``, a new one per task; model j is the posterior of task j."""
 
+    @abstractmethod
     def new_posterior(self) -> nn.Module:
-        raise NotImplementedError
+        """A fresh posterior for one task (or for all tasks, the first time)."""
 
     @property
     def current(self) -> nn.Module:
