@@ -16,6 +16,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from utils.optim import eager
+
 
 class NonFiniteLossError(RuntimeError):
     """The training loss became NaN or infinite; the message names the task and the iteration."""
@@ -23,8 +25,9 @@ class NonFiniteLossError(RuntimeError):
 
 def adam(config: argparse.Namespace, params: Iterable[Tensor], lr: float | None = None) -> torch.optim.Adam:
     """Adam with betas ``(adam_beta1, 0.999)``, ``--weight_decay`` and ``--lr`` (or ``lr``); the RNN scripts' only
-    optimizer. Fused: one kernel for all parameter tensors instead of a loop of small ops."""
-    return torch.optim.Adam(list(params), lr=config.lr if lr is None else lr, betas=(config.adam_beta1, 0.999),
+    optimizer. Fused: one kernel for all parameter tensors instead of a loop of small ops. Like every optimizer here
+    it is :func:`utils.optim.eager`'s subclass, which starts without importing ``torch._dynamo``."""
+    return eager(torch.optim.Adam)(list(params), lr=config.lr if lr is None else lr, betas=(config.adam_beta1, 0.999),
                             weight_decay=vars(config).get("weight_decay", 0), fused=True)
 
 
@@ -43,12 +46,12 @@ def make_optimizer(config: argparse.Namespace, params: Iterable[Tensor], lr: flo
     if c.get("use_adam", False):
         return adam(config, params, lr)
     if c.get("use_rmsprop", False):
-        return torch.optim.RMSprop(params, lr=lr, momentum=momentum, weight_decay=wd)
+        return eager(torch.optim.RMSprop)(params, lr=lr, momentum=momentum, weight_decay=wd)
     if c.get("use_adadelta", False):
-        return torch.optim.Adadelta(params, lr=lr, weight_decay=wd)
+        return eager(torch.optim.Adadelta)(params, lr=lr, weight_decay=wd)
     if c.get("use_adagrad", False):
-        return torch.optim.Adagrad(params, lr=lr, weight_decay=wd)
-    return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=wd)
+        return eager(torch.optim.Adagrad)(params, lr=lr, weight_decay=wd)
+    return eager(torch.optim.SGD)(params, lr=lr, momentum=momentum, weight_decay=wd)
 
 
 def clip_gradients(config: argparse.Namespace, params: Iterable[Tensor]) -> None:

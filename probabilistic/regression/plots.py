@@ -7,18 +7,32 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+from torch import Tensor
 
-matplotlib.use("Agg")  # files only; no display needed (also on clusters)
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from torch import Tensor  # noqa: E402
+from data.special.regression1d import RegressionTask
 
-from data.special.regression1d import RegressionTask  # noqa: E402
 
-_COLORS = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+@functools.cache
+def _pyplot():
+    """``matplotlib.pyplot`` with the file-only Agg backend (no display, also on clusters), imported on first use:
+    the import takes about a second, which a run that draws nothing (every classification run imports this
+    module through the registry) should not pay."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _color(i: int) -> str:
+    """The i-th colour of matplotlib's default cycle."""
+    colors = _pyplot().rcParams["axes.prop_cycle"].by_key()["color"]
+    return colors[i % len(colors)]
 
 
 def _save(fig, path: Path, writer, tag: str, step: int, left: float = 0.11) -> None:
@@ -30,6 +44,7 @@ def _save(fig, path: Path, writer, tag: str, step: int, left: float = 0.11) -> N
     fig.subplots_adjust(left=left, right=0.97, bottom=0.11, top=0.92)  # cheaper than tight_layout
     fig.canvas.draw()
     rgba = np.asarray(fig.canvas.buffer_rgba())  # [H, W, 4] uint8
+    plt = _pyplot()
     plt.close(fig)
     plt.imsave(path, rgba)
     writer.add_image(tag, rgba[..., :3], global_step=step, dataformats="HWC")
@@ -42,12 +57,12 @@ def plot_predictive_distributions(tasks: list[RegressionTask], test_preds: Tenso
     Args:
         test_preds: ``[n, V, points]`` predictions of model i on task i's test inputs.
     """
-    fig, ax = plt.subplots(figsize=(6, 4) if publication_style else (8, 5))
+    fig, ax = _pyplot().subplots(figsize=(6, 4) if publication_style else (8, 5))
     for i, task in enumerate(tasks[:n]):
         x = task.test_x[:, 0].cpu().numpy()
         pred = test_preds[i].cpu().numpy()
         mean, std = pred.mean(0), pred.std(0)
-        color = _COLORS[i % len(_COLORS)]
+        color = _color(i)
         for k, alpha in ((3, 0.1), (2, 0.15), (1, 0.25)):
             ax.fill_between(x, mean - k * std, mean + k * std, color=color, alpha=alpha, linewidth=0)
         ax.plot(x, mean, color=color, label=f"task {i + 1}: {task.spec.name}")
@@ -73,9 +88,9 @@ def plot_val_predictions(tasks: list[RegressionTask], val_preds: Tensor, out_dir
     Args:
         val_preds: ``[n models, V, n tasks, points]``.
     """
-    fig, ax = plt.subplots(figsize=(8, 5))
+    fig, ax = _pyplot().subplots(figsize=(8, 5))
     for i, task in enumerate(tasks[:n]):
-        color = _COLORS[i % len(_COLORS)]
+        color = _color(i)
         x = task.val_x[:, 0].cpu().numpy()
         ax.plot(x, task.val_y[:, 0].cpu().numpy(), color=color, linestyle=":", label=f"f{i + 1}")
         ax.plot(x, val_preds[i, :, i].mean(0).cpu().numpy(), color=color, label=f"model {i + 1}")
@@ -88,7 +103,7 @@ def plot_val_predictions(tasks: list[RegressionTask], val_preds: Tensor, out_dir
 
 def plot_mse(during: list[float], current: list[float], out_dir: Path, writer, n: int) -> Path:
     """Bar chart of the in-domain MSE per task: right after learning it and after n tasks."""
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = _pyplot().subplots(figsize=(6, 4))
     idx = np.arange(n)
     ax.bar(idx - 0.2, during[:n], width=0.4, label="during")
     ax.bar(idx + 0.2, current[:n], width=0.4, label=f"after task {n}")

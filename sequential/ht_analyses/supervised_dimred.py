@@ -26,6 +26,7 @@ from torch import Tensor
 from torch.nn import functional as F
 
 from data.timeseries.sequence_task import SeqBatch, to_batch
+from utils.optim import eager
 
 
 @dataclass
@@ -129,7 +130,7 @@ def loss_vs_dims(config: argparse.Namespace, model, fam, task_id: int, opts: Sdr
             start = torch.zeros(H, 1, device=device)
             start[0] = 1.0
             u = (start if n == 0 else _gram_schmidt(U, torch.randn(H, 1, generator=gen).to(device))).requires_grad_()
-            optimizer = torch.optim.Adam([u], lr=opts.lr)
+            optimizer = eager(torch.optim.Adam)([u], lr=opts.lr)
             for _ in range(opts.n_iter):
                 batches = []
                 for j in tasks:
