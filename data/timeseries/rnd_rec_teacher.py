@@ -26,7 +26,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from scipy.stats import ortho_group
 
 from data.timeseries.sequence_task import SeqSplit, SequenceTask
 
@@ -90,6 +89,8 @@ def random_teacher(n_in: int, n_out: int, rng: np.random.RandomState, orth_A: bo
     if orth_A:
         if rank_A != -1 or max_sv_A != -1:
             raise ValueError("orth_A excludes rank_A and max_sv_A")
+        from scipy.stats import ortho_group  # imported here: scipy.stats takes ~2 s, which every RNN run paid
+
         A = ortho_group.rvs(n_in, random_state=rng)
     elif rank_A != -1:
         if not 0 < rank_A <= n_in:
