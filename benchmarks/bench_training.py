@@ -10,8 +10,7 @@ through the main network one at a time, and the hypernetwork is called once for 
 regularised previous task (our path: one call for all of them). Reported per configuration:
 
 * ``s/iter``: mean wall time of the training iterations of all 5 tasks (test phases excluded), without the run's
-  first iteration: its one-off costs (the first ``torch.optim`` optimizer imports ``torch._dynamo``, ~1.5-2 s on
-  a 2-core CPU) belong to start-up;
+  first iteration, whose one-off costs belong to start-up;
 * ``start-up``: launcher call to the end of the first training step (parsing, out_dir, data loading from the
   cache, network construction); ``imports``: ``import torch`` and our modules, before that;
 * ``peak RSS``: the child's maximum resident memory (GB).
@@ -53,31 +52,21 @@ COMMANDS = {
 # The per-sample-loop variant
 # ---------------------------------------------------------------------------------------------------------------
 def patch_loops() -> None:
-    """Make the runner loop over weight samples and over previous tasks, as the original does."""
+    """Make the method loop over weight samples and over previous tasks, as the original does."""
     import torch
 
-    from probabilistic.classification import runner
     from probabilistic.posterior import WeightPosterior
 
-    batched_predict = WeightPosterior.predict
+    batched_predict, batched_raw = WeightPosterior.predict, WeightPosterior.raw
 
-    def predict_loop(self, x, raw, num_samples, generator=None, lrt=False):
-        outs = [batched_predict(self, x, raw, 1, generator, lrt) for _ in range(num_samples)]
+    def predict_loop(self, x, raw, num_samples, generator=None, lrt=False, condition=None):
+        outs = [batched_predict(self, x, raw, 1, generator, lrt, condition) for _ in range(num_samples)]
         return torch.cat(outs, dim=1)  # [N, K, B, O]
 
-    def rows_loop(posterior, task_id, prev):  # one hypernetwork call per task
-        current = posterior.raw([task_id])
-        return current, torch.cat([posterior.raw([j]) for j in prev]) if prev else current[:0]
+    def raw_loop(self, task_ids):  # one hypernetwork call per task
+        return torch.cat([batched_raw(self, [t]) for t in task_ids])
 
-    batched_regularizer = runner.regularizer
-
-    def regularizer_loop(config, posterior, current, prev, targets, masks, task_id):
-        parts = [batched_regularizer(config, posterior, current[i:i + 1], [j], targets, masks, task_id)
-                 for i, j in enumerate(prev)]
-        return torch.stack(parts).mean()
-
-    WeightPosterior.predict = predict_loop
-    runner.posterior_rows, runner.regularizer = rows_loop, regularizer_loop
+    WeightPosterior.predict, WeightPosterior.raw = predict_loop, raw_loop
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -89,7 +78,9 @@ def measure(name: str, loop: bool, data_dir: str, n_iter: int, device: str) -> d
     t_import = time.perf_counter()
     import torch
 
-    from probabilistic.classification import runner
+    import utils.optim
+    import utils.training
+    from probabilistic import trainer
     from probabilistic.prob_mnist import train_split_bbb
 
     import_s = time.perf_counter() - t_import
@@ -97,27 +88,31 @@ def measure(name: str, loop: bool, data_dir: str, n_iter: int, device: str) -> d
     if loop:
         patch_loops()
     timings = {"train": 0.0, "iters": 0, "first_step": None, "first_task_start": None, "one_off": 0.0}
-    train_task, train_step = runner.train_task, runner.train_step
+    train_task, eager = trainer.train_task, utils.optim.eager
 
-    def timed_train_task(config, *args, **kwargs):
+    def timed_train_task(ctx, family, method, task_id):
         t0 = time.perf_counter()
         if timings["first_task_start"] is None:
             timings["first_task_start"] = t0
-        train_task(config, *args, **kwargs)
+        train_task(ctx, family, method, task_id)
         if device == "cuda":
             torch.cuda.synchronize()
         timings["train"] += time.perf_counter() - t0
-        timings["iters"] += config.n_iter
+        timings["iters"] += family.num_iterations(task_id)
 
-    def first_step(*args, **kwargs):
-        out = train_step(*args, **kwargs)
-        if timings["first_step"] is None:
-            now = time.perf_counter()
-            timings["first_step"] = now - start
-            timings["one_off"] = now - timings["first_task_start"]  # first optimizer (imports torch._dynamo)
-        return out
+    def first_step(cls):
+        class FirstStep(eager(cls)):
+            def step(self, *args, **kwargs):
+                out = super().step(*args, **kwargs)
+                if timings["first_step"] is None:
+                    now = time.perf_counter()
+                    timings["first_step"] = now - start
+                    timings["one_off"] = now - timings["first_task_start"]
+                return out
+        return FirstStep
 
-    runner.train_task, runner.train_step = timed_train_task, first_step
+    trainer.train_task = timed_train_task
+    utils.optim.eager = utils.training.eager = first_step  # where the runners look it up
     argv = shlex.split(COMMANDS[name]) + [f"--n_iter={n_iter}", f"--val_iter={10 * n_iter}",
                                          "--during_acc_criterion=-1", f"--data_dir={data_dir}",
                                          f"--out_dir={tempfile.mkdtemp()}"]

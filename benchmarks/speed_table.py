@@ -165,6 +165,7 @@ def child_floor(cfg: Config) -> dict:
     from torch.profiler import ProfilerActivity, profile
 
     import utils.optim
+    import utils.training
 
     torch.set_num_threads(1)
     eager, per_task, state = utils.optim.eager, [], {"steps": 0, "prof": None, "opt": None}
@@ -191,7 +192,7 @@ def child_floor(cfg: Config) -> dict:
                 return out
         return Profiled
 
-    utils.optim.eager = profiled
+    utils.optim.eager = utils.training.eager = profiled  # where the runners look it up
     _launcher(cfg).main(_argv(cfg, cfg.n_iter[1]))
     close()
     return {"floor_s": statistics.mean(per_task)}
@@ -203,6 +204,7 @@ def child_startup(cfg: Config) -> dict:
     import torch
 
     import utils.optim
+    import utils.training
 
     torch.set_num_threads(1)
     launcher = _launcher(cfg)
@@ -220,7 +222,7 @@ def child_startup(cfg: Config) -> dict:
                 raise FirstStep
         return Timed
 
-    utils.optim.eager = timed
+    utils.optim.eager = utils.training.eager = timed
     start = time.perf_counter()
     try:
         launcher.main(_argv(cfg, cfg.n_iter[0]))
