@@ -166,4 +166,6 @@ class ChunkedHMLP(HyperNet):
             rows.append(cond_input[:, None, :].expand(N, C, self.cond_in_size))
         rows = torch.cat(rows, dim=2).reshape(N * C, -1)  # [N*C, U+E+D]
         chunks = self.mlp(rows, mlp_weights)  # [N*C, chunk_size]
-        return chunks.reshape(N, C * self.chunk_size)[:, :self.num_outputs]  # [N, P]
+        # split, not a slice: its backward copies the gradient once instead of zero-filling [N, C * chunk] first
+        flat = chunks.reshape(N, C * self.chunk_size)
+        return flat.split([self.num_outputs, flat.shape[1] - self.num_outputs], dim=1)[0]  # [N, P]

@@ -21,7 +21,8 @@ RHO_OFFSET = -2.5
 def split_mean_rho(flat: Tensor) -> tuple[Tensor, Tensor]:
     """Split hypernetwork rows ``[N, 2P]`` into means ``[N, P]`` and raw ρ ``[N, P]``."""
     P = flat.shape[-1] // 2
-    return flat[..., :P], flat[..., P:]
+    mean, rho = flat.split(P, dim=-1)  # one backward copy (two slices would each zero-fill [N, 2P])
+    return mean, rho
 
 
 def std_from_rho(rho_raw: Tensor, use_logvar_enc: bool = False) -> Tensor:

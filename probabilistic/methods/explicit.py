@@ -214,7 +214,7 @@ class ExplicitPosterior(PosteriorPerTask):
         prev = list(tasks_to_regularize(task_id, vars(config).get("hnet_reg_batch_size", -1), self.reg_rng)
                     ) if self.use_reg else []
         rows = posterior.raw(prev + [task_id])  # one hypernetwork call per iteration
-        raw, prev_rows = rows[-1:], rows[:-1]
+        prev_rows, raw = rows.split([len(prev), 1])  # one backward copy (slices would each zero-fill [N, P])
         reg = (output_regularizer(config, posterior, prev_rows, self.targets[prev],
                                   None if self.masks is None else self.masks[prev], task_id)
                if prev else torch.zeros((), device=x.device))

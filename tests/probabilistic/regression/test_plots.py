@@ -17,7 +17,7 @@ class _NoWriter:
 def test_mse_figure_labels_fit(tmp_path, monkeypatch):
     figures = []
     real_close = plt.close
-    monkeypatch.setattr(plots.plt, "close", lambda fig: figures.append(fig))
+    monkeypatch.setattr(plots._pyplot(), "close", lambda fig: figures.append(fig))
     plots.plot_mse([2.5e-3, 3.1e-3, 8.7e-3], [4.5e-3, 1.3e-3, 8.7e-3], tmp_path, _NoWriter(), 3)
     fig = figures[0]
     renderer = fig.canvas.get_renderer()

@@ -1,0 +1,37 @@
+"""benchmarks/speed_table.py: its README commands run with our launchers, and its arithmetic and table."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from tests.conftest import REPO
+
+sys.path.insert(0, str(REPO / "benchmarks"))
+import speed_table  # noqa: E402
+
+
+@pytest.mark.parametrize("index", range(len(speed_table.CONFIGS)),
+                         ids=[c.name.split(",")[0].split(" (")[0] for c in speed_table.CONFIGS])
+def test_each_command_reaches_its_first_step(index):
+    """The start-up child runs our launcher with the row's flags to the end of the first optimizer step."""
+    out = speed_table.run_child("startup", index)
+    assert out["startup_s"] > 0 and out["dynamo"] is False
+
+
+def test_seconds_per_iteration_from_two_runs():
+    cfg = speed_table.CONFIGS[0]  # n_iter (50, 450), 5 tasks
+    assert speed_table.per_iteration(cfg, {50: 10.0, 450: 30.0}) == pytest.approx(20.0 / (400 * 5))
+    fisher = next(c for c in speed_table.CONFIGS if c.fisher)  # seconds per Fisher: full set minus 200 sequences
+    assert speed_table.per_iteration(fisher, {200: 40.0, -1: 61.5}) == pytest.approx(21.5)
+
+
+def test_table_rows_and_ratios():
+    results = [{"config": "A", "ours": [0.004, 0.005, 0.006], "original": [0.012, 0.015], "floor": [0.004],
+                "startup": [{"startup_s": 0.8, "imports_s": 2.0, "dynamo": False}],
+                "rss": {"ours": 0.4, "original": 1.6}}]
+    text = speed_table.table(results, {"x --help (ours)": 0.5}, 2)
+    row = text.splitlines()[2]
+    assert row == "| A | 5.0 ms | 13.5 ms | 2.7x | 4.0 ms | 1.25 | 0.80 s | 0.40 / 1.60 GB |"
+    assert "`x --help (ours)`: 0.50 s" in text and "torch._dynamo imported by the first step: False" in text
