@@ -117,15 +117,20 @@ CONFIGS = [
 # ---------------------------------------------------------------------------------------------------------------
 # Whole-process runs
 # ---------------------------------------------------------------------------------------------------------------
-def _env() -> dict:
-    return {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
+def _env(ours: bool = True) -> dict:
+    """One intra-op thread; ours imports the tree this file lives in (also from a worktree), the original its own."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONWARNINGS="ignore")
+    if ours:
+        env["PYTHONPATH"] = str(ROOT)
+    return env
 
 
-def timed_process(cmd: list[str], cwd: Path) -> tuple[float, float]:
+def timed_process(cmd: list[str], cwd: Path, ours: bool) -> tuple[float, float]:
     """Run ``cmd``; returns (wall seconds, peak RSS GB). A failing run stops the benchmark with its output."""
     with tempfile.TemporaryFile() as log:
         start = time.perf_counter()
-        proc = subprocess.Popen(cmd, cwd=cwd, env=_env(), stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(cmd, cwd=cwd, env=_env(ours), stdout=log, stderr=subprocess.STDOUT)
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - start
         if status != 0:
@@ -144,7 +149,7 @@ def command(cfg: Config, root: Path, python: str, value: int, ours: bool, out_di
 def run_once(cfg: Config, root: Path, python: str, value: int, ours: bool) -> tuple[float, float]:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "run"  # must not exist: the originals wait 30 s and abort if it does
-        return timed_process(command(cfg, root, python, value, ours, out), (root / cfg.script).parent)
+        return timed_process(command(cfg, root, python, value, ours, out), (root / cfg.script).parent, ours)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -289,7 +294,8 @@ def help_times(original: Path | None, repeats: int) -> dict[str, float]:
         walls = {k: [] for k in impls}
         for _ in range(repeats):
             for name, (repo, python) in impls.items():
-                walls[name].append(timed_process([python, str(repo / script), "--help"], (repo / script).parent)[0])
+                walls[name].append(timed_process([python, str(repo / script), "--help"], (repo / script).parent,
+                                                 name == "ours")[0])
         for name, w in walls.items():
             out[f"{script} --help ({name})"] = statistics.median(w)
     return out
