@@ -30,9 +30,10 @@ RHO_INIT_VAR = 0.083
 @torch.no_grad()
 def custom_hnet_init_(hnet: HMLP, std_normal_temb: float = 1.0, normal_init: bool = False,
                       std_normal_init: float = 0.02) -> None:
-    """The runners' default hypernetwork init (in place)."""
-    for emb in hnet.conditional_params:
-        emb.normal_(0.0, std_normal_temb)
+    """The runners' default hypernetwork init (in place): Xavier-uniform (or normal) layer weights and zero biases
+    first, then the task embeddings N(0, ``std_normal_temb``²), the original's draw order, so that a
+    ``--random_seed`` gives the original's initial hypernetwork bit for bit (the other order draws the same
+    distributions but other values)."""
     for i in hnet.layer_weights:
         if normal_init:
             hnet.internal_params[i].normal_(0.0, std_normal_init)
@@ -40,6 +41,8 @@ def custom_hnet_init_(hnet: HMLP, std_normal_temb: float = 1.0, normal_init: boo
             nn.init.xavier_uniform_(hnet.internal_params[i])
     for i in hnet.layer_biases:
         hnet.internal_params[i].zero_()
+    for emb in hnet.conditional_params:
+        emb.normal_(0.0, std_normal_temb)
 
 
 @torch.no_grad()

@@ -101,3 +101,32 @@ def test_gmm_fine_tuning_readme_row_equals_the_original_at_seed_42(tmp_path):
     s = launcher.main(shlex.split(FINE_TUNING) + ["--val_iter=100000", f"--out_dir={tmp_path}", "--loglevel_info"])
     for key, value in ORIGINAL_FINE_TUNING.items():
         assert s[key] == pytest.approx(value, abs=1e-4), key
+
+
+#: README task set 3, PR-BbB with the fkl regulariser (probabilistic/regression README line 179).
+REGRESSION_FKL = ("--beta=10.0 --regularizer=fkl --n_iter=5001 --lr=0.0005 --clip_grad_norm=-1 --train_sample_size=10 "
+                  "--prior_variance=1.0 --ll_dist_std=0.05 --local_reparam_trick --mlp_arch=10,10 --net_act=relu "
+                  "--hnet_type=hmlp --hmlp_arch=10,10 --cond_emb_size=8 --hnet_net_act=relu --std_normal_temb=1.0 "
+                  "--keep_orig_init --used_task_set=3 --disable_lrt_test")
+
+
+def test_regression_hnet_init_draws_layer_weights_before_task_embeddings_as_the_original():
+    """The original (``regression/train_utils.apply_custom_hnet_init``, also used by the classification runners) calls
+    ``hnet.custom_init`` (Xavier weights, zero biases) and only then ``init_conditional_embeddings``. Drawing the
+    embeddings first gives the same distributions but another network for the same seed, so seed-matched runs of
+    the two implementations start from different weights (the original's values at seed 42, measured)."""
+    config = parse_args("regression_bbb", shlex.split(REGRESSION_FKL))
+    torch.manual_seed(42)
+    mnet = MLP(n_in=1, n_out=1, hidden_layers=[10, 10], activation_fn="relu", no_weights=True)
+    hnet = build_posterior(config, mnet, 3, torch.device("cpu")).hnet
+    params = list(hnet.internal_params)
+    expected = {
+        0: [0.248594, 0.844601, -0.263582, -0.854214, 0.336716, 0.495925, -0.042604, 1.150347],  # task 1 embedding
+        2: [-0.883530, 0.357958, 0.973338, 1.737205, -1.005656, -0.249783, -0.103351, -0.333666],  # task 3 embedding
+    }
+    for i, values in expected.items():
+        torch.testing.assert_close(params[i].detach(), torch.tensor(values), atol=1e-5, rtol=0)
+    torch.testing.assert_close(params[3][0].detach(), torch.tensor(  # first hidden layer, first row
+        [0.574878, 0.111038, 0.248649, 0.077552, -0.389218, 0.416638, -0.089748, -0.149494]), atol=1e-5, rtol=0)
+    torch.testing.assert_close(params[7][:3, 0].detach(), torch.tensor([-0.109792, 0.033936, 0.070000]),
+                               atol=1e-5, rtol=0)
