@@ -99,13 +99,13 @@ CONFIGS = [
            "--use_new_hnet --std_normal_temb=1.0 --std_normal_emb=0.1 --hnet_all --hnet_reg_batch_size=-1 "
            "--orthogonal_hh_reg=10.0 --first_task_input_len=5 --input_len_step=0 --input_len_variability=0 "
            "--permute_time",
-           (10, 110), 5, "", "--val_iter=100000"),
+           (10, 410), 5, "", "--val_iter=100000"),
     Config("Copy Task online EWC, --n_fisher=200 (command 7)", COPY,
            "--multi_head --num_tasks=5 --batch_size=128 --n_iter=20000 --lr=0.01 --clip_grad_norm=1 --rnn_arch=256 "
            "--net_act=tanh --use_vanilla_rnn --input_task_identity --orthogonal_hh_init --orthogonal_hh_reg=1 "
            "--use_ewc --ewc_lambda=10000000.0 --n_fisher=200 --first_task_input_len=5 --input_len_step=0 "
            "--input_len_variability=0 --permute_time",
-           (10, 110), 5, "", "--val_iter=100000"),
+           (10, 410), 5, "", "--val_iter=100000"),
     Config("Copy Task online EWC, --n_fisher=-1: s per Fisher (command 6)", COPY,
            "--multi_head --num_tasks=2 --batch_size=128 --n_iter=2 --lr=0.001 --clip_grad_norm=1.0 "
            "--use_vanilla_rnn --use_ewc --ewc_gamma=1.0 --ewc_lambda=100.0 --orthogonal_hh_reg=0.01 "
