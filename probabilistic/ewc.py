@@ -4,8 +4,8 @@ Dimension letters: n Fisher samples, P main-network weights (flat vector φ), N 
 
 Everything works on the *flat* weight vector φ ``[P]`` of a main network built with ``no_weights=True``, so any
 main network (MLP, LeNet, ResNet, ...) fits. After task t the empirical Fisher diagonal is estimated from
-per-sample gradients (all samples in one ``vmap(grad)`` call, instead of one backward per sample) and accumulated
-online:
+the summed squares of per-sample gradients (:func:`grad_square_sum`, instead of one backward per sample as the
+original) and accumulated online:
 
 .. math::
     F^{(t)} = \\frac{N_\\text{train}}{n} \\Big[ \\sum_{i=1}^{n}
@@ -32,8 +32,10 @@ from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor, nn
+from torch.nn import functional as F
 
 from mnets.base import MainNet, unflatten_weights
+from mnets.mlp import MLP
 from probabilistic.gaussian import sample_gaussian
 from probabilistic.implicit import predict_with_samples
 
@@ -56,6 +58,64 @@ def per_sample_grads(mnet: MainNet, phi: Tensor, x: Tensor, y: Tensor, nll: Call
     return grad_fn(phi.detach(), x, y)  # [n, P]
 
 
+#: Samples per pass of the structured MLP path (memory: the inputs and activations of the chunk, twice).
+FISHER_CHUNK = 4096
+
+
+def _mlp_grad_square_sum(mnet: MLP, phi: Tensor, x: Tensor, y: Tensor, nll: Callable[[Tensor, Tensor], Tensor]
+                         ) -> Tensor:
+    """``sum_i g_i**2`` ``[P]`` for an MLP in eval mode, from one batched backward.
+
+    Every layer is a linear map ``u = W h + b`` followed by the activation. The loss is a sum of independent
+    per-sample losses, so row i of ``delta = dL/du`` is sample i's own gradient, and sample i's weight gradient is
+    the outer product ``delta_i h_i^T``: its square summed over the samples is one matrix product,
+    ``(delta**2)^T (h**2)``; the bias gets ``sum_i delta_i**2``. Nothing of size ``[n, P]`` is formed.
+    """
+    layers = mnet._layer_params(unflatten_weights(phi.detach(), mnet.param_shapes))
+    h, inputs, outputs = x, [], []
+    for i, (weight, bias) in enumerate(layers):  # the arithmetic of MLP.forward (eval mode: no dropout)
+        inputs.append(h.detach())
+        u = F.linear(h, weight, bias)
+        if i == 0:
+            u.requires_grad_()  # neither inputs nor weights need a gradient: the graph starts here
+        outputs.append(u)
+        h = u if i == len(layers) - 1 or mnet._act is None else mnet._act(u)
+    losses = torch.func.vmap(lambda o, t: nll(o.unsqueeze(0), t.unsqueeze(0)))(h, y)  # [n]
+    deltas = torch.autograd.grad(losses.sum(), outputs)
+    sums = []
+    for v, delta in zip(inputs, deltas):
+        d2 = delta.square()
+        sums.append(d2.T @ v.square())  # [O, I]
+        if mnet.has_bias:
+            sums.append(d2.sum(0))  # [O]
+    return torch.cat([s.flatten() for s in sums])
+
+
+def can_use_structure(mnet: MainNet) -> bool:
+    """Whether :func:`grad_square_sum` takes the structured path: a plain :class:`~mnets.mlp.MLP` without active
+    dropout (dropout would make samples share a random mask)."""
+    return type(mnet) is MLP and (mnet._dropout is None or not mnet.training)
+
+
+def grad_square_sum(mnet: MainNet, phi: Tensor, x: Tensor, y: Tensor, nll: Callable[[Tensor, Tensor], Tensor]
+                    ) -> Tensor:
+    """``sum_i (d nll(mnet(x_i; φ), y_i) / dφ)**2`` ``[P]``: the summed squared per-sample gradients.
+
+    MLPs (:func:`can_use_structure`) use the structure of the gradient (:func:`_mlp_grad_square_sum`, in chunks
+    of :data:`FISHER_CHUNK` samples); any other network squares the rows of :func:`per_sample_grads`.
+
+    Args:
+        x, y: ``[n, ...]`` inputs and targets.
+        nll: Loss of one sample: ``nll(out [1, O], y [1, ...]) -> scalar``.
+    """
+    if not can_use_structure(mnet):
+        return per_sample_grads(mnet, phi, x, y, nll).pow(2).sum(0)
+    total = torch.zeros_like(phi)
+    for start in range(0, x.shape[0], FISHER_CHUNK):
+        total += _mlp_grad_square_sum(mnet, phi, x[start:start + FISHER_CHUNK], y[start:start + FISHER_CHUNK], nll)
+    return total
+
+
 def ewc_prior_offset(shared: Tensor, current_head: Tensor | None, task_id: int, prior_variance: float) -> Tensor:
     """Prior precision added to the Fisher ``[P]``: 1/σ_p² on the shared weights at t = 0 and on the current
     head's weights.
@@ -70,26 +130,21 @@ def ewc_prior_offset(shared: Tensor, current_head: Tensor | None, task_id: int, 
     return mask.float() / prior_variance
 
 
-def fisher_diagonal(grads: Tensor, num_train: int, prior_offset: Tensor | None = None,
+def fisher_diagonal(square_sum: Tensor, num_samples: int, num_train: int, prior_offset: Tensor | None = None,
                     scale_offset: bool = True) -> Tensor:
-    """Empirical Fisher diagonal ``[P]`` from per-sample gradients ``grads [n, P]`` (a sum, rescaled by N/n).
+    """Empirical Fisher diagonal ``[P]`` from the summed squared per-sample gradients (:func:`grad_square_sum`
+    of ``num_samples`` samples), rescaled by N/n.
 
     Args:
         num_train: N, the number of training samples of the task.
         prior_offset: ``[P]`` from :func:`ewc_prior_offset` (or None).
         scale_offset: The original rescales the offset by N/n too (quirk); False adds it unscaled.
     """
-    scale = num_train / grads.shape[0]
-    fisher = grads.pow(2).sum(0)  # [P]
+    scale = num_train / num_samples
+    fisher = square_sum
     if prior_offset is None:
         return scale * fisher
     return scale * (fisher + prior_offset) if scale_offset else scale * fisher + prior_offset
-
-
-
-
-
-
 
 
 def gaussian_prior_penalty(phi: Tensor, mask: Tensor, prior_variance: float) -> Tensor:

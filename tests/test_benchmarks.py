@@ -1,4 +1,5 @@
-"""benchmarks/speed_table.py: its README commands run with our launchers, and its arithmetic and table."""
+"""benchmarks/speed_table.py: its README commands run with our launchers, and its arithmetic and table;
+bench_prob_fisher.py runs (its three ways agree)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 from tests.conftest import REPO
 
 sys.path.insert(0, str(REPO / "benchmarks"))
+import bench_prob_fisher  # noqa: E402
 import speed_table  # noqa: E402
 
 
@@ -35,3 +37,11 @@ def test_table_rows_and_ratios():
     row = text.splitlines()[2]
     assert row == "| A | 5.0 ms | 13.5 ms | 2.7x | 4.0 ms | 1.25 | 0.80 s | 0.40 / 1.60 GB |"
     assert "`x --help (ours)`: 0.50 s" in text and "torch._dynamo imported by the first step: False" in text
+
+
+def test_prob_fisher_benchmark_prints_its_three_ways(monkeypatch, capsys):
+    """A tiny run: the structured and vmap sums agree (checked inside), and every way gets a time."""
+    monkeypatch.setattr(sys, "argv", ["bench_prob_fisher.py", "--samples=40", "--loop_samples=4", "--repeats=1"])
+    bench_prob_fisher.main()
+    out = capsys.readouterr().out
+    assert all(f"{way}: " in out for way in ("structured", "vmap", "loop")) and "faster than loop" in out

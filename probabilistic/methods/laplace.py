@@ -23,7 +23,7 @@ from probabilistic.ewc import (
     ewc_prior_offset,
     fisher_diagonal,
     gaussian_prior_penalty,
-    per_sample_grads,
+    grad_square_sum,
 )
 from probabilistic.families.base import Family, RunContext
 from probabilistic.methods.base import Method
@@ -116,10 +116,10 @@ class OnlineEWC(Method):
         if task_id < self.ctx.num_tasks - 1 or self.family.multi_head:
             net.eval()
             x, y = self.family.fisher_data(task_id, config.n_fisher)
-            grads = per_sample_grads(net.mnet, net.phi.detach(), x, y, self.family.sample_nll(task_id))  # [n, P]
+            square_sum = grad_square_sum(net.mnet, net.phi.detach(), x, y, self.family.sample_nll(task_id))  # [P]
             offset = ewc_prior_offset(self.shared, self.current_head, 0 if self.first else task_id,
                                       config.prior_variance)
-            new = fisher_diagonal(grads, self.ctx.tasks[task_id].num_train, offset,
+            new = fisher_diagonal(square_sum, x.shape[0], self.ctx.tasks[task_id].num_train, offset,
                                   scale_offset=not config.fix_online_ewc)
             self.fishers[-1] = online_fisher([new], None if fisher is None else [fisher], config.ewc_gamma)[0]
             for name, value in (("min_fisher", self.fishers[-1].min()), ("max_fisher", self.fishers[-1].max()),

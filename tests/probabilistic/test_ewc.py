@@ -1,14 +1,19 @@
-"""Online EWC: Fisher of a linear-Gaussian model in closed form, batched = per-sample loop, the Laplace posterior
-per head (online bookkeeping: tests/utils/test_ewc.py)."""
+"""Online EWC: Fisher of a linear-Gaussian model in closed form, batched = per-sample loop, the structured MLP
+path = per-sample gradients, the Laplace posterior per head (online bookkeeping: tests/utils/test_ewc.py)."""
 
+import pytest
 import torch
+from torch import nn
 
 from mnets.base import flatten_weights, unflatten_weights
 from mnets.mlp import MLP
+from probabilistic import ewc
 from probabilistic.ewc import (
     LaplacePosterior,
+    can_use_structure,
     ewc_prior_offset,
     fisher_diagonal,
+    grad_square_sum,
     per_sample_grads,
 )
 
@@ -25,12 +30,54 @@ def test_fisher_of_a_linear_gaussian_model_is_the_closed_form():
     mnet = MLP(1, 1, hidden_layers=(), no_weights=True)
     phi = torch.tensor([0.7, -0.2])  # [a, b]
     x, y = torch.randn(20, 1), torch.randn(20, 1)
-    grads = per_sample_grads(mnet, phi, x, y, _nll)
     r = (y[:, 0] - (0.7 * x[:, 0] - 0.2)) / SIGMA**2  # [n]
     exact = torch.stack([(r**2 * x[:, 0] ** 2).sum(), (r**2).sum()])
-    torch.testing.assert_close(fisher_diagonal(grads, num_train=20), exact)
+    torch.testing.assert_close((per_sample_grads(mnet, phi, x, y, _nll) ** 2).sum(0), exact)
+    assert can_use_structure(mnet)
+    torch.testing.assert_close(fisher_diagonal(grad_square_sum(mnet, phi, x, y, _nll), 20, num_train=20), exact)
     # n = 5 of N = 20 samples: rescaled by N/n
-    torch.testing.assert_close(fisher_diagonal(grads[:5], num_train=20), 4 * (grads[:5] ** 2).sum(0))
+    five = grad_square_sum(mnet, phi, x[:5], y[:5], _nll)
+    torch.testing.assert_close(fisher_diagonal(five, 5, num_train=20), 4 * five)
+
+
+def _classification_nll(head):
+    def nll(out, target):  # one head of a multi-head output, as the classification family's sample_nll
+        return nn.functional.cross_entropy(out[:, 2 * head:2 * head + 2], target)
+    return nll
+
+
+@pytest.mark.parametrize("act, hidden, bias, loss", [
+    ("relu", (8, 8), True, "regression"), ("tanh", (8, 8), True, "regression"), ("sigmoid", (5,), False, "ce"),
+    ("relu", (16, 7), True, "ce"), ("linear", (), True, "ce")])
+def test_structured_mlp_square_sum_equals_per_sample_gradients(monkeypatch, act, hidden, bias, loss):
+    """The structured MLP path (one backward, squared outer products) = squares of the vmap'd per-sample
+    gradients, over several chunks (the last one short)."""
+    monkeypatch.setattr(ewc, "FISHER_CHUNK", 7)
+    torch.manual_seed(2)
+    n_out = 1 if loss == "regression" else 6
+    mnet = MLP(3, n_out, hidden_layers=hidden, activation_fn=act, use_bias=bias, no_weights=True)
+    phi = torch.randn(mnet.num_params) * 0.5
+    x = torch.randn(23, 3)
+    y, nll = (torch.randn(23, 1), _nll) if loss == "regression" else (torch.randint(0, 2, (23,)),
+                                                                          _classification_nll(1))
+    expected = (per_sample_grads(mnet, phi, x, y, nll) ** 2).sum(0)
+    assert can_use_structure(mnet)
+    torch.testing.assert_close(grad_square_sum(mnet, phi, x, y, nll), expected, rtol=1e-5, atol=1e-7)
+
+
+def test_networks_without_the_mlp_structure_use_per_sample_gradients():
+    class Scaled(MLP):  # a subclass may change the forward: no structured path
+        def forward(self, x, weights=None, condition=None):
+            return 2 * super().forward(x, weights, condition)
+
+    torch.manual_seed(3)
+    mnet = Scaled(3, 1, hidden_layers=(4,), no_weights=True)
+    phi, x, y = torch.randn(mnet.num_params), torch.randn(9, 3), torch.randn(9, 1)
+    assert not can_use_structure(mnet)
+    expected = (per_sample_grads(mnet, phi, x, y, _nll) ** 2).sum(0)
+    torch.testing.assert_close(grad_square_sum(mnet, phi, x, y, _nll), expected)
+    dropout = MLP(3, 1, hidden_layers=(4,), dropout_rate=0.5, no_weights=True)
+    assert not can_use_structure(dropout) and can_use_structure(dropout.eval())
 
 
 def test_batched_fisher_equals_one_sample_at_a_time():
@@ -52,10 +99,10 @@ def test_prior_offset_and_its_rescaling_quirk():
     head1 = torch.tensor([False, False, True, False])
     assert ewc_prior_offset(shared, head1, 0, 2.0).tolist() == [0.5, 0.5, 0.5, 0.0]
     assert ewc_prior_offset(shared, head1, 1, 2.0).tolist() == [0.0, 0.0, 0.5, 0.0]
-    grads = torch.ones(2, 4)
+    square_sum = torch.full((4,), 2.0)  # two samples, every gradient entry 1
     offset = torch.full((4,), 1.0)
-    assert fisher_diagonal(grads, 8, offset).tolist() == [12.0] * 4  # 4 * (2 + 1): original
-    assert fisher_diagonal(grads, 8, offset, scale_offset=False).tolist() == [9.0] * 4  # 4 * 2 + 1
+    assert fisher_diagonal(square_sum, 2, 8, offset).tolist() == [12.0] * 4  # 4 * (2 + 1): original
+    assert fisher_diagonal(square_sum, 2, 8, offset, scale_offset=False).tolist() == [9.0] * 4  # 4 * 2 + 1
 
 
 
