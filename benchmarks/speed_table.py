@@ -100,6 +100,12 @@ CONFIGS = [
            "--orthogonal_hh_reg=10.0 --first_task_input_len=5 --input_len_step=0 --input_len_variability=0 "
            "--permute_time",
            (10, 410), 5, "", "--val_iter=100000"),
+    Config("Seq. Stroke-MNIST HNET, LSTM 256 (seq. len 1)", "sequential/seq_smnist/train_seq_smnist.py",
+           "--nh_chmlp_chunk_size=10000 --beta=0.01 --multi_head --num_tasks=5 --batch_size=128 --n_iter=2000 "
+           "--lr=0.001 --clip_grad_norm=-1 --rnn_arch=256 --nh_hnet_type=chunked_hmlp --nh_hmlp_arch=25,25 "
+           "--nh_cond_emb_size=32 --nh_chunk_emb_size=16 --use_new_hnet --std_normal_temb=1.0 --std_normal_emb=0.1 "
+           "--hnet_all --ssmnist_seq_len=1 --ssmnist_two_classes",
+           (10, 210), 5, MNIST_DATA, "--val_iter=100000"),
     Config("Copy Task online EWC, --n_fisher=200 (command 7)", COPY,
            "--multi_head --num_tasks=5 --batch_size=128 --n_iter=20000 --lr=0.01 --clip_grad_norm=1 --rnn_arch=256 "
            "--net_act=tanh --use_vanilla_rnn --input_task_identity --orthogonal_hh_init --orthogonal_hh_reg=1 "

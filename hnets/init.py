@@ -2,10 +2,12 @@
 
 * :func:`init_embeddings_` — ``--std_normal_temb`` / ``--std_normal_emb``: task embeddings ~ N(0, std_temb^2),
   chunk embeddings ~ N(0, std_emb^2); the layers keep their construction-time init (RNN paper).
+* :func:`init_task_embeddings_` — task embeddings only (hypnettorch's ``init_conditional_embeddings``): what the
+  posterior-replay runners do before a hyperfan init, which then draws the chunk embeddings itself.
 * :func:`custom_hnet_init_` — the posterior-replay scripts' default hypernetwork init: Xavier-uniform layer
   weights (N(0, ``std_normal_init``^2) with ``--normal_init``), zero biases, embeddings as above.
 
-Both work on any hypernetwork of this package through ``param_shapes_meta`` (``embedding`` entries carry
+All work on any hypernetwork of this package through ``param_shapes_meta`` (``embedding`` entries carry
 ``info="chunk embeddings"`` for chunk embeddings) and touch only internally maintained parameters.
 """
 
@@ -35,6 +37,18 @@ def init_embeddings_(hnet: HyperNet, std_normal_temb: float = 1.0, std_normal_em
     for p, meta in owned_params_with_meta(hnet):
         if meta["name"] == "embedding":
             nn.init.normal_(p, 0.0, std_normal_emb if _is_chunk_embedding(meta) else std_normal_temb)
+
+
+def init_task_embeddings_(hnet: HyperNet, std_normal_temb: float = 1.0) -> None:
+    """Redraw only the task (conditional input) embeddings from N(0, std_normal_temb^2), in task order.
+
+    Chunk embeddings are left alone and draw nothing from the RNG, so that a following hyperfan init draws the
+    original's values at the same seed (redrawing them here first shifts the RNG stream by C * chunk_emb_size
+    numbers).
+    """
+    for p, meta in owned_params_with_meta(hnet):
+        if meta["name"] == "embedding" and not _is_chunk_embedding(meta):
+            nn.init.normal_(p, 0.0, std_normal_temb)
 
 
 def custom_hnet_init_(hnet: HyperNet, std_normal_temb: float = 1.0, std_normal_emb: float = 1.0,

@@ -31,7 +31,7 @@ from hnets.chunked_hyperfan import chunked_hyperfan_init_
 from hnets.hmlp import HMLP
 from hnets.hyperfan import hyperfan_in_init_
 from hnets.implicit import ImplicitHnet
-from hnets.init import custom_hnet_init_, init_embeddings_
+from hnets.init import custom_hnet_init_, init_task_embeddings_
 from mnets.base import MainNet, flatten_weights, unflatten_weights
 from mnets.mlp import MLP
 from probabilistic.avb import log_prob_diag_gaussian
@@ -168,8 +168,9 @@ def build_implicit_posterior(mnet: MainNet, num_tasks: int, imp_kwargs: dict, hh
 
     Init (spec §2.7): default Xavier-uniform layers, zero biases, task embeddings N(0, ``std_normal_temb``²), chunk
     embeddings N(0, ``std_normal_emb``²); ``hyper_fan_init``: the implicit hypernetwork gets hyperfan-in init
-    (Kaiming variant) for input variance ``latent_std``², the hyper-hypernetwork (embeddings first) hyperfan-in
-    with ``cond_var = std_normal_temb²`` and the implicit hypernetwork as target.
+    (Kaiming variant) for input variance ``latent_std``², the hyper-hypernetwork (task embeddings first, chunk
+    embeddings only by the chunked hyperfan init itself) hyperfan-in with ``cond_var = std_normal_temb²`` and the
+    implicit hypernetwork as target. The RNG draws follow the original's order, so a seed gives its weights.
 
     Args:
         imp_kwargs: From :func:`imp_hnet_kwargs`.
@@ -187,7 +188,8 @@ def build_implicit_posterior(mnet: MainNet, num_tasks: int, imp_kwargs: dict, hh
         cls = HMLP if kwargs.pop("type") == "hmlp" else ChunkedHMLP
         hh = cls(imp.param_shapes, num_cond_embs=num_tasks, **kwargs)
         if hyper_fan_init:
-            init_embeddings_(hh, std_normal_temb, std_normal_emb)
+            # Task embeddings only: the hyperfan init draws the chunk embeddings (original's RNG order).
+            init_task_embeddings_(hh, std_normal_temb)
             if isinstance(hh, HMLP):
                 hyperfan_in_init_(hh, imp.param_shapes_meta, cond_var=std_normal_temb**2)
             else:
@@ -204,17 +206,23 @@ def imp_hyperfan_init_(imp: ImplicitHnet, mnet_meta: Sequence[dict], latent_std:
 
     A template with the same layout (an ``HMLP`` with only an unconditional input, or a ``ChunkedHMLP``) is
     initialised with :func:`~hnets.hyperfan.hyperfan_in_init_` or
-    :func:`~hnets.chunked_hyperfan.chunked_hyperfan_init_` and its parameters are copied over.
+    :func:`~hnets.chunked_hyperfan.chunked_hyperfan_init_` and its parameters are copied over. The template is
+    built with the global RNG state saved and restored (its construction-time init is overwritten anyway), so
+    that only the hyperfan init draws, right after the implicit hypernetwork's own construction, as in the
+    original (same seed, same weights).
     """
     core = imp.core
-    if isinstance(core, MLP):
-        template = HMLP(imp.target_shapes, uncond_in_size=imp.latent_dim, cond_in_size=0, layers=core.hidden_layers,
-                        use_bias=core.has_bias, num_cond_embs=0)
+    with torch.random.fork_rng(devices=[]):
+        if isinstance(core, MLP):
+            template = HMLP(imp.target_shapes, uncond_in_size=imp.latent_dim, cond_in_size=0,
+                            layers=core.hidden_layers, use_bias=core.has_bias, num_cond_embs=0)
+        else:
+            template = ChunkedHMLP(imp.target_shapes, core.chunk_size, core.chunk_emb_size,
+                                   uncond_in_size=imp.latent_dim, cond_in_size=0, layers=core.layers,
+                                   use_bias=core.mlp.has_bias, num_cond_embs=0)
+    if isinstance(template, HMLP):
         hyperfan_in_init_(template, mnet_meta, uncond_var=latent_std**2)
     else:
-        template = ChunkedHMLP(imp.target_shapes, core.chunk_size, core.chunk_emb_size,
-                               uncond_in_size=imp.latent_dim, cond_in_size=0, layers=core.layers,
-                               use_bias=core.mlp.has_bias, num_cond_embs=0)
         chunked_hyperfan_init_(template, mnet_meta, uncond_var=latent_std**2)
     for dst, src in zip(imp.internal_params, template.internal_params, strict=True):
         dst.copy_(src)

@@ -130,3 +130,79 @@ def test_regression_hnet_init_draws_layer_weights_before_task_embeddings_as_the_
         [0.574878, 0.111038, 0.248649, 0.077552, -0.389218, 0.416638, -0.089748, -0.149494]), atol=1e-5, rtol=0)
     torch.testing.assert_close(params[7][:3, 0].detach(), torch.tensor([-0.109792, 0.033936, 0.070000]),
                                atol=1e-5, rtol=0)
+
+
+#: Split MNIST PR-SSGE (probabilistic/prob_mnist README line 118) and PF-SSGE (line 139), as far as the networks go.
+SPLIT_SSGE = ("--momentum=-1 --rbf_kernel_width=0.01 --hh_chmlp_chunk_size=650 --imp_chmlp_chunk_size=1300 "
+              "--beta=100.0 --cl_scenario=3 --split_head_cl3 --num_tasks=5 --num_classes_per_task=2 --net_type=mlp "
+              "--mlp_arch=100,100 --net_act=relu --imp_hnet_type=chunked_hmlp --imp_hmlp_arch= "
+              "--imp_chunk_emb_size=32 --imp_hnet_net_act=sigmoid --hh_hnet_type=chunked_hmlp --hh_hmlp_arch=100,100 "
+              "--hh_cond_emb_size=32 --hh_chunk_emb_size=32 --hh_hnet_net_act=sigmoid --std_normal_temb=1.0 "
+              "--std_normal_emb=1.0 --hyper_fan_init --latent_dim=32 --full_support_perturbation=0.0002")
+SPLIT_SSGE_PF = ("--imp_chmlp_chunk_size=1300 --cl_scenario=3 --split_head_cl3 --num_tasks=5 --num_classes_per_task=2 "
+                 "--net_type=mlp --mlp_arch=100,100 --net_act=relu --imp_hnet_type=chunked_hmlp --imp_hmlp_arch= "
+                 "--imp_chunk_emb_size=32 --imp_hnet_net_act=sigmoid --std_normal_temb=0.1 --std_normal_emb=1.0 "
+                 "--hyper_fan_init --latent_dim=8 --latent_std=0.1 --full_support_perturbation=0.02")
+
+
+def _split_implicit_posterior(mode: str, flags: str, use_hh: bool):
+    config = parse_args(mode, shlex.split(flags))
+    heads = Heads(config.cl_scenario, 5, 2, config.split_head_cl3)
+    mnet = build_main_net("split", config, 784, heads.num_outputs)
+    torch.manual_seed(42)  # the global RNG state at the original's `generate_networks` with --random_seed=42
+    return build_implicit_posterior(mnet, 5, imp_hnet_kwargs(config), hh_net_kwargs(config) if use_hh else None,
+                                    latent_std=config.latent_std, hyper_fan_init=config.hyper_fan_init,
+                                    std_normal_temb=config.std_normal_temb, std_normal_emb=config.std_normal_emb,
+                                    normal_init=config.normal_init, std_normal_init=config.std_normal_init)
+
+
+def _first5(t):
+    return t.detach().flatten()[:5]
+
+
+def test_split_pr_ssge_hyperfan_init_redraws_only_task_embeddings_before_the_chunked_hyperfan_init():
+    """The original (``prob_cifar/train_utils.generate_networks``) redraws only the task embeddings
+    (``init_conditional_embeddings``) before ``apply_chunked_hyperfan_init``, which draws the layers (Kaiming) and
+    then the chunk embeddings. Redrawing the 134 chunk embeddings as well shifted the RNG stream by 134 x 32 numbers:
+    the same distributions, but other layer weights and chunk embeddings at the same seed. All values below are
+    the original's at seed 42 (measured by dumping its hyper-hypernetwork right after init); 130 of the 134 chunk
+    embeddings are clipped to variance 1e-5 there too (task-embedding variance 1 exceeds what the init allows)."""
+    hh = _split_implicit_posterior("split_mnist_ssge", SPLIT_SSGE, use_hh=True).hh_net
+    p = list(hh.internal_params)
+    shapes = [[32]] * 5 + [[100, 64], [100], [100, 100], [100], [650, 100], [650], [134, 32]]
+    assert [list(t.shape) for t in p] == shapes
+    expected = {
+        4: [-0.31931630, -0.07094503, -0.03241168, -0.04536815, 0.30514193],  # task 5 embedding
+        5: [0.22719356, -0.04603239, -0.16758411, -0.06349863, -0.15169607],  # first hidden layer, row 0
+        7: [-0.01666035, -0.17303768, 0.05545832, 0.01974613, 0.11344581],  # second hidden layer, row 0
+        9: [0.00775834, -0.24034226, -0.01842500, 0.06267597, 0.02980951],  # output layer, row 0
+    }
+    for i, values in expected.items():
+        torch.testing.assert_close(_first5(p[i]), torch.tensor(values), atol=1e-6, rtol=0)
+    torch.testing.assert_close(_first5(p[9][-1]), torch.tensor(
+        [0.23526143, 0.14116547, -0.16109912, -0.08173099, 0.13852288]), atol=1e-6, rtol=0)
+    assert all(torch.all(p[i] == 0) for i in (6, 8, 10))
+    cemb = p[11].detach()
+    for row, values in {0: [0.00211412, -0.00416117, -0.00130138, 0.00256566, -0.00152470],  # clipped (var 1e-5)
+                        129: [0.00432387, 0.00010444, -0.00157153, -0.00532784, -0.00296505],
+                        130: [0.95440418, -0.66931415, -0.85556340, 0.62670088, -0.21720713],  # var 1
+                        133: [0.39077502, 0.02500142, 0.74696606, 0.83068943, -0.27069819]}.items():
+        torch.testing.assert_close(cemb[row, :5], torch.tensor(values), atol=1e-6, rtol=0)
+
+
+def test_split_pf_ssge_implicit_hyperfan_init_draws_nothing_for_its_template():
+    """Without a hyper-hypernetwork the implicit hypernetwork owns θ and gets the chunked hyperfan init right after
+    its construction, as in the original. The init template we build for it must not draw from the global RNG (its
+    construction-time init is overwritten): with those extra draws the same seed gave other θ. Values: the
+    original's at seed 42 (PF-SSGE, README line 139), measured."""
+    imp = _split_implicit_posterior("split_mnist_ssge_pf", SPLIT_SSGE_PF, use_hh=False).imp_hnet
+    w, b, cemb = (t.detach() for t in imp.internal_params)
+    assert w.shape == (1300, 40) and cemb.shape == (69, 32) and torch.all(b == 0)
+    expected = {  # (tensor, row): first 5 entries
+        (w, 0): [-0.33634916, -0.24808913, 0.27205423, 0.10647555, 0.17346615],
+        (w, -1): [-0.09561836, 0.38456893, -0.13613497, -0.07272440, 0.24442272],
+        (cemb, 0): [-0.04047116, 0.02083209, -0.00300629, 0.00020137, 0.00152375],
+        (cemb, 68): [-0.14601409, -0.03541586, -0.13990416, -0.18905728, -0.02604718],
+    }
+    for (t, row), values in expected.items():
+        torch.testing.assert_close(t[row, :5], torch.tensor(values), atol=1e-6, rtol=0)

@@ -62,12 +62,14 @@ def test_hyper_hypernetwork_parameters_are_optimised():
 
 
 def test_imp_hyperfan_init_equals_the_hmlp_hyperfan_init():
+    """Same values as the HMLP hyperfan init from the same RNG state: building the init template draws nothing
+    (the original initialises the implicit hypernetwork in place right after constructing it)."""
     mnet = _mnet()
     imp = ImplicitHnet(mnet.param_shapes, latent_dim=4, layers=(12,))
+    ref = HMLP(mnet.param_shapes, uncond_in_size=4, cond_in_size=0, layers=(12,), num_cond_embs=0)
     torch.manual_seed(3)
     imp_hyperfan_init_(imp, mnet.param_shapes_meta, latent_std=0.5)
     torch.manual_seed(3)
-    ref = HMLP(mnet.param_shapes, uncond_in_size=4, cond_in_size=0, layers=(12,), num_cond_embs=0)
     hyperfan_in_init_(ref, mnet.param_shapes_meta, uncond_var=0.25)
     for a, b in zip(imp.internal_params, ref.internal_params, strict=True):
         assert torch.equal(a, b)
