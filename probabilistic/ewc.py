@@ -196,4 +196,12 @@ class LaplacePosterior(nn.Module):
         """Predictions ``[N, K, B, O]`` (``lrt`` must be False; ``condition`` selects batch-norm statistics)."""
         if lrt:
             raise ValueError("LaplacePosterior has no local reparametrisation trick")
+        N = raw.shape[0]
+        if N > 1 and torch.equal(raw, raw[:1].expand_as(raw)):
+            # The same posterior for every task (one head, or all heads trained): one pass serves all N. The
+            # original evaluates the same network once per task, so the tasks' uncertainties tie exactly and task
+            # inference resolves to the first task; one batched pass over N equal rows may differ in the last
+            # bits per row and break those ties at random.
+            out = predict_with_samples(self.mnet, x, self.sample(raw[:1], num_samples, generator), condition)
+            return out.expand(N, *out.shape[1:])
         return predict_with_samples(self.mnet, x, self.sample(raw, num_samples, generator), condition)

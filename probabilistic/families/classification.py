@@ -20,7 +20,7 @@ import torch
 from torch import Tensor, nn
 
 from data.dataset import derive_seed
-from mnets.base import MainNet, flatten_weights
+from mnets.base import MainNet
 from probabilistic.args import mode_of
 from probabilistic.classification.batchnorm_stats import checkpoint_task_stats, with_task_stats
 from probabilistic.classification.evaluate import (
@@ -37,7 +37,7 @@ from probabilistic.classification.schedulers import EpochSchedulers
 from probabilistic.classification.summary_keys import LIST_KEYS, summary_keys
 from probabilistic.families.base import Family, LogitsFn, RunContext
 from probabilistic.heads import Heads, output_unit_entries, regularizer_mask
-from probabilistic.posterior import custom_init_
+from probabilistic.posterior import deterministic_init
 from utils.cli import ConfigError
 from utils.run_env import setup_environment
 from utils.summary import init_summary, write_summary
@@ -65,11 +65,14 @@ def cross_entropy_over_samples(logits: Tensor, targets: Tensor) -> tuple[Tensor,
 
 def xavier_weights(mnet: MainNet) -> Tensor:
     """Flat weights ``[P]`` as the original's deterministic EWC and multitask networks start: Xavier-uniform
-    weights, zero biases, batch-norm scales 1 and shifts 0 (:func:`~probabilistic.posterior.custom_init_`)."""
-    weights = [torch.ones(s) if m["name"] == "bn_scale" else torch.zeros(s)
-               for s, m in zip(mnet.param_shapes, mnet.param_shapes_meta)]
-    custom_init_(weights, mnet.param_shapes_meta)
-    return flatten_weights(weights)
+    weights, zero biases, batch-norm scales 1 and shifts 0.
+
+    Drawn as :func:`~probabilistic.posterior.deterministic_init` does: the original builds these networks with
+    their own weights (the layers' default init consumes random draws) and only then overwrites them with its
+    custom init, so the Xavier draws come after those of the default init; skipping them gives another network
+    for the same seed (EWC and multitask runs would start from other weights than the original's).
+    """
+    return deterministic_init(mnet)
 
 
 @dataclass
