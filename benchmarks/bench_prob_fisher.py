@@ -19,13 +19,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
-import time
 
 sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..")))
 
 import torch  # noqa: E402
+from interleaved import print_comparison, time_interleaved  # noqa: E402
 from torch import nn  # noqa: E402
 
 from mnets.base import unflatten_weights  # noqa: E402
@@ -65,20 +64,10 @@ def main() -> None:
 
     torch.testing.assert_close(structured(), vmap(), rtol=1e-4, atol=1e-7)  # the same sums (and a warm-up)
     ways = {"structured": (structured, args.samples), "vmap": (vmap, args.samples), "loop": (loop, args.loop_samples)}
-    times: dict[str, list[float]] = {name: [] for name in ways}
-    for _ in range(args.repeats):
-        for name, (way, n) in ways.items():
-            start = time.process_time()  # this process's CPU time: other processes' load inflates it less
-            way()
-            times[name].append(1e3 * (time.process_time() - start) / n)
+    times = time_interleaved(ways, args.repeats)
     print(f"Split MNIST EWC Fisher, MLP 784-100-100-10 ({mnet.num_params} weights), {args.samples} samples, "
           f"{args.repeats} repeats, {torch.get_num_threads()} threads")
-    for name in ways:
-        print(f"{name:>10}: {statistics.median(times[name]):.4f} ms/sample")
-    for other in ("vmap", "loop"):
-        ratio = statistics.median(o / s for o, s in zip(times[other], times["structured"]))
-        print(f"structured is {ratio:.1f}x faster than {other}")
-
+    print_comparison(times, "sample", "structured", digits=4)
 
 if __name__ == "__main__":
     main()

@@ -21,13 +21,12 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
-import statistics
 import sys
-import time
 
 sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..")))
 
 import torch  # noqa: E402
+from interleaved import print_comparison, time_interleaved  # noqa: E402
 
 import sequential.families as families  # noqa: E402
 from data.timeseries.sequence_task import to_batch  # noqa: E402
@@ -76,20 +75,10 @@ def main() -> None:
     for way in ways.values():  # the same sums (and a warm-up)
         for a, b in zip(way(), reference):
             torch.testing.assert_close(a, b, rtol=1e-3, atol=1e-6)
-    times: dict[str, list[float]] = {name: [] for name in ways}
-    for _ in range(args.repeats):
-        for name, way in ways.items():
-            start = time.process_time()  # this process's CPU time: other processes' load inflates it less
-            way()
-            times[name].append(1e3 * (time.process_time() - start) / batch.size)
+    times = time_interleaved({name: (way, batch.size) for name, way in ways.items()}, args.repeats)
     print(f"Copy Task online-EWC Fisher (README command 6), chunk {batch.size}, T = {batch.inputs.shape[0]}, "
           f"{args.repeats} repeats, {torch.get_num_threads()} threads")
-    for name in ways:
-        print(f"{name:>10}: {statistics.median(times[name]):.3f} ms/sequence")
-    for other in ("copies", "loop"):
-        ratio = statistics.median(o / s for o, s in zip(times[other], times["structured"]))
-        print(f"structured is {ratio:.1f}x faster than {other}")
-
+    print_comparison(times, "sequence", "structured")
 
 if __name__ == "__main__":
     main()
