@@ -36,7 +36,7 @@ from torch.nn import functional as F
 
 from mnets.base import MainNet, unflatten_weights
 from mnets.mlp import MLP
-from probabilistic.gaussian import sample_gaussian
+from probabilistic.gaussian import sample_gaussian, sample_in_original_order
 from probabilistic.implicit import predict_with_samples
 
 
@@ -187,9 +187,12 @@ class LaplacePosterior(nn.Module):
         return torch.stack(rows)
 
     def sample(self, raw: Tensor, num_samples: int, generator: torch.Generator | None = None) -> Tensor:
-        """Weight samples ``[N, K, P]``."""
+        """Weight samples ``[N, K, P]``; with a ``generator`` (test phase) drawn in the original's order, shared by
+        the N posteriors, as :meth:`~probabilistic.posterior.WeightPosterior.sample`."""
         mean, std = raw.chunk(2, dim=1)
-        return sample_gaussian(mean, std, num_samples, generator)
+        if generator is None:
+            return sample_gaussian(mean, std, num_samples)
+        return sample_in_original_order(mean, std, num_samples, self.mnet.param_shapes, generator)
 
     def predict(self, x: Tensor, raw: Tensor, num_samples: int, generator: torch.Generator | None = None,
                 lrt: bool = False, condition: int | None = None) -> Tensor:

@@ -83,6 +83,13 @@ def original_order_noise(num_samples: int, shapes: Sequence[Sequence[int]], gene
     return torch.stack(rows)
 
 
+def sample_in_original_order(mean: Tensor, std: Tensor, num_samples: int, shapes: Sequence[Sequence[int]],
+                             generator: torch.Generator, radial: bool = False) -> Tensor:
+    """Test-phase samples ``[N, K, P]``: the noise of :func:`original_order_noise`, shared by the N posteriors."""
+    eps = original_order_noise(num_samples, shapes, generator, radial, mean.device, mean.dtype)  # [K, P]
+    return torch.addcmul(mean.unsqueeze(1), std.unsqueeze(1), eps.unsqueeze(0))
+
+
 def kl_std_normal(mean: Tensor, std: Tensor) -> Tensor:
     """KL(N(μ, σ²) ‖ N(0, I)) = −½ Σ (1 + log σ² − μ² − σ²), summed over the last axis."""
     var = std**2

@@ -20,9 +20,9 @@ from mnets.mlp import MLP
 from probabilistic.gaussian import (
     kl_diag_gaussians,
     kl_to_prior,
-    original_order_noise,
     radial_prior_matching,
     sample_gaussian,
+    sample_in_original_order,
     sample_radial,
     split_mean_rho,
     std_from_rho,
@@ -86,6 +86,9 @@ class WeightPosterior(nn.Module):
             if keep_orig_init or kind == "dirac":
                 mean = deterministic_init(mnet, normal_init, std_normal_init)
             else:
+                # The original builds the main network with weights first (its default and custom init draws),
+                # then overwrites the means: replay those draws so a seed gives the original's initial posterior.
+                deterministic_init(mnet, normal_init, std_normal_init)
                 mean = torch.empty(self.num_weights).uniform_(-0.1, 0.1)
             self.mean = nn.Parameter(mean)
             self.rho = None if kind == "dirac" else nn.Parameter(torch.empty(self.num_weights).uniform_(-0.5, 0.5))
@@ -120,9 +123,8 @@ class WeightPosterior(nn.Module):
         if self.kind == "dirac":
             return mean.unsqueeze(1).expand(-1, num_samples, -1)
         if generator is not None:
-            eps = original_order_noise(num_samples, self.mnet.param_shapes, generator, self.kind == "radial",
-                                       mean.device, mean.dtype)  # [K, P]
-            return torch.addcmul(mean.unsqueeze(1), std.unsqueeze(1), eps.unsqueeze(0))
+            return sample_in_original_order(mean, std, num_samples, self.mnet.param_shapes, generator,
+                                            self.kind == "radial")
         if self.kind == "radial":
             return sample_radial(mean, std, num_samples, self.mnet.param_shapes, generator)
         return sample_gaussian(mean, std, num_samples, generator)

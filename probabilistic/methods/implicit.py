@@ -87,11 +87,13 @@ class ImplicitMethod(PosteriorPerTask):
         if self.use_hh and config.train_from_scratch:
             ctx.env.logger.warning("--train_from_scratch with a hyper-hypernetwork: one hh-net per task.")
         family.make_heads(shared_model=not self.use_hh)
-        self.posteriors = nn.ModuleList([self.new_posterior()])
+        # The original builds the discriminator before the (hyper-)hypernetworks: the same order of random draws
+        # gives the original's initial networks for the same seed.
         self.dis_holder = nn.ModuleList([])
         dis = self._new_dis()
         if dis is not None:
             self.dis_holder.append(dis)
+        self.posteriors = nn.ModuleList([self.new_posterior()])
         post = self.posteriors[0]
         main, hyper = post.mnet.num_params, post.imp_hnet.num_params
         hh = post.hh_net.num_params if post.hh_net is not None else -1
@@ -115,15 +117,20 @@ class ImplicitMethod(PosteriorPerTask):
             std_normal_init=c.std_normal_init).to(self.ctx.device)
 
     def _new_dis(self) -> nn.Module | None:
-        """The AVB discriminator (classification: custom init, Xavier-uniform weights and zero biases)."""
+        """The AVB discriminator with the original's custom init (every family): Xavier-uniform weights, or
+        N(0, ``std_normal_init``²) with ``--normal_init``, and zero biases, after the layers' default init."""
         c = self.config
         if not self.avb or c.no_dis:
             return None
-        dis = build_discriminator(self.posteriors[0].mnet.num_params, parse_int_list(c.dis_mlp_arch, "dis_mlp_arch"),
+        dis = build_discriminator(self.family.main_net().num_params, parse_int_list(c.dis_mlp_arch, "dis_mlp_arch"),
                                   c.dis_net_act, not c.dis_no_bias, c.use_batchstats, c.dis_dropout_rate)
-        if self.family.reinitializes_discriminator:
-            for p in dis.internal_params:
-                nn.init.xavier_uniform_(p) if p.dim() > 1 else nn.init.zeros_(p)
+        for p in dis.internal_params:
+            if p.dim() == 1:
+                nn.init.zeros_(p)
+            elif c.normal_init:
+                nn.init.normal_(p, 0.0, c.std_normal_init)
+            else:
+                nn.init.xavier_uniform_(p)
         return dis.to(self.ctx.device)
 
     @property
@@ -133,10 +140,10 @@ class ImplicitMethod(PosteriorPerTask):
     # --- one task ----------------------------------------------------------------------------------------------
     def before_task(self, task_id: int) -> None:
         c = self.config
-        self.add_posterior_for(task_id)
         if self.dis is not None and task_id > 0 and (
                 c.train_from_scratch or (self.family.reinitializes_discriminator and not c.no_dis_reinit)):
-            self.dis_holder[0] = self._new_dis()
+            self.dis_holder[0] = self._new_dis()  # before a new task's networks, as the original draws them
+        self.add_posterior_for(task_id)
         post = self.current
         self.targets = None
         if post.hh_net is not None and task_id > 0 and not c.train_from_scratch:
@@ -267,6 +274,8 @@ class ImplicitMethod(PosteriorPerTask):
             summary[key("acc_avg_dis")] = float(np.mean(summary[key("acc_dis")][:task_id + 1]))
         if self.replay is not None:
             self.replay.after_task(task_id, partial(self._predictive_entropy, task_id))
+        if self.config.train_from_scratch and task_id > 0:
+            self.new_posterior()  # the original's spare test networks (no discriminator), see ExplicitMethod
 
     @torch.no_grad()
     def _predictive_entropy(self, task_id: int, x: Tensor) -> Tensor:

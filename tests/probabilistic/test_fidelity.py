@@ -285,6 +285,38 @@ def test_one_laplace_posterior_for_all_tasks_gives_exactly_tied_uncertainties():
     assert torch.equal(out[0], alone[0])
 
 
+
+def test_multi_head_laplace_test_noise_is_the_originals_torch_normal_per_sample_and_tensor():
+    """The original's test phase samples an EWC Laplace posterior as ``torch.normal(mean_t, std_t, generator)`` for
+    each weight sample and each parameter tensor, from a fresh generator per evaluated task; one batched draw gave
+    other noise for the same seed. Untrained heads take the prior N(0, σ_p²)."""
+    from probabilistic.ewc import LaplacePosterior
+
+    torch.manual_seed(0)
+    mnet = MLP(n_in=2, n_out=6, hidden_layers=[10, 10], no_weights=True)
+    heads = [torch.zeros(mnet.num_params, dtype=torch.bool) for _ in range(3)]
+    for h, rows in zip(heads, ([0, 1], [2, 3], [4, 5])):
+        mask = torch.zeros(6, 10, dtype=torch.bool)
+        mask[rows] = True
+        bias = torch.zeros(6, dtype=torch.bool)
+        bias[rows] = True
+        h[-66:] = torch.cat([mask.flatten(), bias])
+    post = LaplacePosterior(mnet, torch.randn(mnet.num_params), torch.rand(mnet.num_params), heads, num_trained=2,
+                            prior_std=0.5)
+    raw = post.raw([0, 1, 2])
+    w = post.sample(raw, 3, torch.Generator().manual_seed(SEED))  # [3, 3, P]
+    for j in range(3):
+        gen = torch.Generator().manual_seed(SEED)
+        mean, std = raw[j].chunk(2)
+        for k in range(3):
+            parts, offset = [], 0
+            for shape in mnet.param_shapes:
+                n = torch.Size(shape).numel()
+                m, s = mean[offset:offset + n].view(shape), std[offset:offset + n].view(shape)
+                parts.append(torch.normal(m, s, generator=gen).flatten())
+                offset += n
+            torch.testing.assert_close(w[j, k], torch.cat(parts), atol=1e-6, rtol=1e-6)
+
 ORIGINAL_EWC_NON_GROWING = {  # measured: the original's summary at seed 42
     "acc_task_given": [49.5, 99.0, 100.0], "acc_avg_final": 82.833333, "avg_task_inference_acc_ent": 100 / 3,
     "avg_task_inference_acc_conf": 100 / 3, "acc_avg_task_inferred_agree": 82.833333,
@@ -298,3 +330,97 @@ def test_gmm_ewc_non_growing_readme_row_equals_the_original_at_seed_42(tmp_path)
                                                       "--loglevel_info"])
     for key, value in ORIGINAL_EWC_NON_GROWING.items():
         assert s[key] == pytest.approx(value, abs=1e-4), key
+
+
+def test_own_weight_gaussian_posterior_starts_like_the_originals_at_the_same_seed():
+    """``--mnet_only`` BbB without ``--keep_orig_init`` (separate networks, VCL, GMM README line 123): the original
+    builds the main network with weights (default init, then Xavier/zero custom init) before its Gaussian wrapper
+    overwrites means with U(-0.1, 0.1) and ρ with U(-0.5, 0.5). Skipping those draws gave the same distributions but
+    another network for the same seed (the original's values at seed 42, measured)."""
+    torch.manual_seed(42)
+    post = _gmm_posterior(["--mnet_only", "--local_reparam_trick"])
+    mean, rho = post.mean.detach(), post.rho.detach()
+    close = dict(atol=1e-5, rtol=0)
+    torch.testing.assert_close(mean[:8], torch.tensor(  # first layer weights [10, 2], row-major
+        [-0.085205, -0.038196, 0.058325, -0.021787, -0.02047, -0.041679, 0.068931, 0.04905]), **close)
+    torch.testing.assert_close(mean[-6:], torch.tensor(  # output bias
+        [-0.058239, -0.00138, 0.005498, 0.024543, 0.038855, 0.086893]), **close)
+    torch.testing.assert_close(rho[:8], torch.tensor(
+        [-0.38165, 0.014988, -0.249818, -0.395532, -0.040039, -0.440118, 0.34895, 0.057907]), **close)
+    torch.testing.assert_close(rho[-6:], torch.tensor(
+        [0.253664, -0.419204, 0.322471, -0.459736, -0.277007, -0.083357]), **close)
+
+
+# GMM README line 56 (PR-AVB with a hyper-hypernetwork).
+PR_AVB = ("--kl_schedule=0 --momentum=-1 --beta=0.1 --cl_scenario=3 --split_head_cl3 --batch_size=32 --n_iter=5001 "
+          "--lr=0.001 --use_adam --clip_grad_norm=-1 --train_sample_size=100 --prior_variance=1.0 --kl_scale=1.0 "
+          "--num_kl_samples=10 --mlp_arch=10,10 --net_act=relu --dis_net_type=mlp --dis_mlp_arch=10,10 "
+          "--dis_net_act=sigmoid --imp_hnet_type=hmlp --imp_hmlp_arch=100,100 --imp_hnet_net_act=relu "
+          "--hh_hnet_type=hmlp --hh_hmlp_arch=100,100 --hh_cond_emb_size=2 --hh_hnet_net_act=relu "
+          "--std_normal_temb=1.0 --std_normal_emb=1.0 --latent_dim=8 --full_support_perturbation=0.02 --dis_lr=-1.0 "
+          "--dis_batch_size=10 --num_dis_steps=1 --num_ac_samples=100")
+
+
+def test_avb_discriminator_is_built_before_the_hypernetworks_as_the_original(tmp_path):
+    """The original builds and initialises the AVB discriminator before the implicit and hyper-hypernetworks;
+    building it afterwards gave the same distributions but other networks for the same seed (the original's values
+    at seed 42, measured)."""
+    method = _built_method("gmm_avb", PR_AVB, tmp_path)
+    hh, dis = list(method.current.hh_net.parameters()), list(method.dis.parameters())
+    close = dict(atol=1e-5, rtol=0)
+    torch.testing.assert_close(hh[0].detach(), torch.tensor([0.946554, 0.370511]), **close)  # task 1 embedding
+    torch.testing.assert_close(hh[2].detach(), torch.tensor([0.146217, 0.394735]), **close)  # task 3 embedding
+    torch.testing.assert_close(hh[3][0].detach(), torch.tensor([0.154418, -0.037313]), **close)
+    torch.testing.assert_close(hh[7][:3, 0].detach(), torch.tensor([-0.004302, 0.002698, -0.008268]), **close)
+    torch.testing.assert_close(dis[0][0, :4].detach(), torch.tensor([-0.057601, -0.01851, -0.032208, 0.076065]),
+                               **close)
+    torch.testing.assert_close(dis[4][0, :4].detach(), torch.tensor([0.15324, -0.007858, 0.342645, 0.114874]), **close)
+
+
+def test_regression_avb_discriminator_gets_the_originals_custom_init(tmp_path):
+    """Every original AVB runner builds the discriminator through ``generate_networks``, which applies
+    ``custom_init`` (Xavier-uniform weights, zero biases); only classification re-initialises it between tasks.
+    The regression discriminator kept the layers' default init (uniform biases, weights within 1/√fan_in)."""
+    method = _built_method("regression_avb", "--used_task_set=3 --use_adam", tmp_path)
+    weights, biases = [p for p in method.dis.internal_params if p.dim() == 2], [
+        p for p in method.dis.internal_params if p.dim() == 1]
+    assert biases and all(torch.equal(b, torch.zeros_like(b)) for b in biases)
+    first = weights[0].detach()
+    fan_out, fan_in = first.shape
+    assert first.abs().max() <= (6 / (fan_in + fan_out)) ** 0.5
+    assert first.abs().max() > 1.5 / fan_in ** 0.5  # beyond the default init's bound
+
+
+# GMM README line 146 (separate AVB networks, single head CL2).
+SEPARATE_AVB = ("--kl_schedule=0 --momentum=-1 --train_from_scratch --cl_scenario=2 --batch_size=32 --n_iter=10001 "
+                "--lr=0.0005 --use_adam --clip_grad_norm=1.0 --train_sample_size=10 --prior_variance=1.0 "
+                "--kl_scale=1.0 --num_kl_samples=1 --mlp_arch=10,10 --net_act=relu --dis_net_type=mlp "
+                "--dis_mlp_arch=10,10 --dis_net_act=sigmoid --imp_hnet_type=hmlp --imp_hmlp_arch=100,100 "
+                "--imp_hnet_net_act=sigmoid --no_hhnet --latent_dim=32 --full_support_perturbation=0.02 "
+                "--dis_lr=-1.0 --dis_batch_size=10 --num_dis_steps=5 --num_ac_samples=100")
+
+
+def _params(*modules):
+    return [p.detach().clone() for m in modules for p in m.parameters()]
+
+
+def test_separate_avb_networks_are_drawn_in_the_originals_order(tmp_path):
+    """With ``--train_from_scratch`` the original builds each next task's discriminator before its implicit
+    hypernetwork, and its test phase (after two or more tasks) first draws one spare set of networks without a
+    discriminator. Task 3's networks must come from the draws after that spare."""
+    method = _built_method("gmm_avb", SEPARATE_AVB, tmp_path)
+    method.before_task(0)
+    method.after_task(0)
+    state = torch.get_rng_state()
+    method.before_task(1)
+    torch.set_rng_state(state)
+    expected = _params(method._new_dis(), method.new_posterior())
+    assert all(torch.equal(a, b) for a, b in zip(_params(method.dis, method.current), expected, strict=True))
+    state = torch.get_rng_state()
+    method.after_task(1)
+    method.before_task(2)
+    torch.set_rng_state(state)
+    method.new_posterior()  # the spare
+    expected = _params(method._new_dis(), method.new_posterior())
+    assert all(torch.equal(a, b) for a, b in zip(_params(method.dis, method.current), expected, strict=True))
+    assert len(method.posteriors) == 3
