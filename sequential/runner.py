@@ -28,7 +28,7 @@ import torch
 from torch import Tensor, nn
 
 from data.errors import DatasetError
-from data.timeseries.sequence_task import SeqBatch, SeqSplit, concat_splits, to_batch
+from data.timeseries.sequence_task import SeqBatch, SeqSplit, concat_splits, to_batch, trim_padding
 from hnets.base import HyperNet
 from mnets.bi_rnn import BiRNN
 from mnets.simple_rnn import SimpleRNN
@@ -409,6 +409,15 @@ def train_step(config, model: Model, fam: Family, state: MethodState, task_id: i
 # ----------------------------------------------------------------------------------------------------------
 # One task
 # ----------------------------------------------------------------------------------------------------------
+def padding_is_inert(config, model: Model, fam: Family) -> bool:
+    """Whether training batches may drop their trailing padded steps (:func:`trim_padding`): the loss reads only
+    unpadded steps (a label at the last step, weighted by ``--ts_weighting`` other than ``none``) of a causal
+    network with full BPTT (truncated BPTT counts its depth from the padded end), and no replay decoder reads the
+    batch's outputs."""
+    return (fam.kind in ("class", "last_step") and config.ts_weighting != "none" and model.decoder is None
+            and isinstance(model.mnet, SimpleRNN) and model.mnet.bptt_depth == -1)
+
+
 def train_task(config, env: RunEnv, model: Model, fam: Family, state: MethodState, task_id: int,
                rng: np.random.RandomState) -> list[dict]:
     """Train task ``task_id`` (all tasks jointly under ``--multitask``) for its iterations; returns the
@@ -424,9 +433,12 @@ def train_task(config, env: RunEnv, model: Model, fam: Family, state: MethodStat
     tag = "all_tasks" if config.multitask else f"task_{task_id}"
     best = (-math.inf, None)
     curve: list[dict] = []
+    trim = padding_is_inert(config, model, fam)
     for it in progress(range(n_iter), desc=f"task {task_id}"):
         batch = (multitask_batch(fam, config.batch_size, rng) if config.multitask
                  else to_batch(fam.tasks[task_id].take("train", config.batch_size), task_id))
+        if trim:
+            batch = trim_padding(batch)
         try:
             measured = train_step(config, model, fam, state, task_id, batch, optimizer, params, rng, protect_si)
         except NonFiniteLossError as err:
