@@ -411,11 +411,17 @@ def train_step(config, model: Model, fam: Family, state: MethodState, task_id: i
 # ----------------------------------------------------------------------------------------------------------
 def padding_is_inert(config, model: Model, fam: Family) -> bool:
     """Whether training batches may drop their trailing padded steps (:func:`trim_padding`): the loss reads only
-    unpadded steps (a label at the last step, weighted by ``--ts_weighting`` other than ``none``) of a causal
-    network with full BPTT (truncated BPTT counts its depth from the padded end), and no replay decoder reads the
-    batch's outputs."""
-    return (fam.kind in ("class", "last_step") and config.ts_weighting != "none" and model.decoder is None
-            and isinstance(model.mnet, SimpleRNN) and model.mnet.bptt_depth == -1)
+    unpadded steps (a label at the last step weighted by ``--ts_weighting`` other than ``none``, or PoS tags of
+    unpadded tokens), the network's outputs there do not depend on the padding (a causal RNN, or a bidirectional one
+    that reverses each sequence within its length) and it backpropagates through all steps (truncated BPTT counts
+    its depth from the padded end), and no replay decoder reads the batch's outputs."""
+    net = model.mnet
+    rnns = list(net.rnns) if isinstance(net, BiRNN) else [net]
+    if model.decoder is not None or any(r.bptt_depth != -1 for r in rnns):
+        return False
+    if fam.kind == "tokens":
+        return True
+    return fam.kind in ("class", "last_step") and config.ts_weighting != "none" and isinstance(net, SimpleRNN)
 
 
 def train_task(config, env: RunEnv, model: Model, fam: Family, state: MethodState, task_id: int,
