@@ -80,6 +80,7 @@ def trim_padding(batch: SeqBatch, extra: int = 1) -> SeqBatch:
     window = None if batch.window is None else batch.window[:T]
     return SeqBatch(batch.inputs[:T], targets, batch.lengths, window, batch.task_ids)
 
+
 def pad_time(split: SeqSplit, T: int) -> SeqSplit:
     """Zero-pad a split to ``T`` timesteps (to mix tasks of different lengths in one batch)."""
     extra = T - split.inputs.shape[1]
