@@ -175,8 +175,39 @@ def _argv(cfg: Config, value: int) -> list[str]:
     return command(cfg, ROOT, sys.executable, value, True, Path(tempfile.mkdtemp()) / "run")[2:]
 
 
+class FloorWindows:
+    """Profiles optimizer steps 3 to ``last_step`` of every task (a new optimizer marks a new task) and keeps, per
+    task, the floor-kernel seconds per profiled step.
+
+    The window closes at the task's last step, so that test phases, Fisher estimates and plots after the task's
+    training are not counted.
+    """
+
+    def __init__(self, last_step: int, new_profiler, kernel_seconds):
+        self.last_step, self.new_profiler, self.kernel_seconds = last_step, new_profiler, kernel_seconds
+        self.per_task: list[float] = []
+        self.steps, self.prof, self.opt = 0, None, None
+
+    def after_step(self, opt) -> None:
+        if opt is not self.opt:
+            self.close()
+            self.opt, self.steps = opt, 0
+        self.steps += 1
+        if self.steps == 2:
+            self.prof = self.new_profiler()
+            self.prof.__enter__()
+        elif self.steps == self.last_step:
+            self.close()
+
+    def close(self) -> None:
+        if self.prof is not None:
+            self.prof.__exit__(None, None, None)
+            self.per_task.append(self.kernel_seconds(self.prof) / (self.steps - 2))
+            self.prof = None
+
+
 def child_floor(cfg: Config) -> dict:
-    """Profile our run: floor kernels per iteration over iterations 2.. of every task, averaged over tasks."""
+    """Profile our run: floor kernels per iteration (:class:`FloorWindows`), averaged over tasks."""
     import torch
     from torch.profiler import ProfilerActivity, profile
 
@@ -184,34 +215,23 @@ def child_floor(cfg: Config) -> dict:
     import utils.training
 
     torch.set_num_threads(1)
-    eager, per_task, state = utils.optim.eager, [], {"steps": 0, "prof": None, "opt": None}
-
-    def close():
-        prof = state["prof"]
-        if prof is not None:
-            prof.__exit__(None, None, None)
-            kernel = sum(e.self_cpu_time_total for e in prof.key_averages() if e.key in FLOOR_KERNELS) / 1e6
-            per_task.append(kernel / (state["steps"] - 2))
-            state["prof"] = None
+    windows = FloorWindows(
+        cfg.n_iter[1], lambda: profile(activities=[ProfilerActivity.CPU]),
+        lambda prof: sum(e.self_cpu_time_total for e in prof.key_averages() if e.key in FLOOR_KERNELS) / 1e6)
+    eager = utils.optim.eager
 
     def profiled(cls):
         class Profiled(eager(cls)):
             def step(self, *args, **kwargs):
                 out = super().step(*args, **kwargs)
-                if state["opt"] is not self:  # a new task (each task builds its optimizer)
-                    close()
-                    state.update(opt=self, steps=0)
-                state["steps"] += 1
-                if state["steps"] == 2:
-                    state["prof"] = profile(activities=[ProfilerActivity.CPU])
-                    state["prof"].__enter__()
+                windows.after_step(self)
                 return out
         return Profiled
 
     utils.optim.eager = utils.training.eager = profiled  # where the runners look it up
     _launcher(cfg).main(_argv(cfg, cfg.n_iter[1]))
-    close()
-    return {"floor_s": statistics.mean(per_task)}
+    windows.close()
+    return {"floor_s": statistics.mean(windows.per_task)}
 
 
 def child_startup(cfg: Config) -> dict:

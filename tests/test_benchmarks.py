@@ -45,3 +45,25 @@ def test_prob_fisher_benchmark_prints_its_three_ways(monkeypatch, capsys):
     bench_prob_fisher.main()
     out = capsys.readouterr().out
     assert all(f"{way}: " in out for way in ("structured", "vmap", "loop")) and "faster than loop" in out
+
+
+def test_floor_window_covers_steps_three_to_last_of_each_task():
+    """Work after a task's last step (test phase, Fisher) stays out of the floor; each task's first two steps too."""
+    clock = {"t": 0.0}
+
+    class FakeProfiler:
+        def __enter__(self):
+            self.start = clock["t"]
+
+        def __exit__(self, *exc):
+            self.seconds = clock["t"] - self.start
+
+    windows = speed_table.FloorWindows(5, FakeProfiler, lambda prof: prof.seconds)
+    for task in range(2):
+        opt = object()  # each task builds its optimizer
+        for step in range(5):
+            clock["t"] += 10.0 if step < 2 else 1.0  # the first two steps are slower (warm-up)
+            windows.after_step(opt)
+        clock["t"] += 100.0  # test phase after the task
+    windows.close()
+    assert windows.per_task == [1.0, 1.0]
