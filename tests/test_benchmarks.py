@@ -59,7 +59,7 @@ def test_floor_window_covers_steps_three_to_last_of_each_task():
             self.seconds = clock["t"] - self.start
 
     windows = speed_table.FloorWindows(5, FakeProfiler, lambda prof: prof.seconds)
-    for task in range(2):
+    for _task in range(2):
         opt = object()  # each task builds its optimizer
         for step in range(5):
             clock["t"] += 10.0 if step < 2 else 1.0  # the first two steps are slower (warm-up)
