@@ -81,7 +81,7 @@ CONFIGS = [
            "--net_type=mlp --mlp_arch=100,100 --net_act=relu --dropout_rate=-1 --hnet_type=chunked_hmlp "
            "--hmlp_arch=10,10,10,10 --cond_emb_size=32 --chunk_emb_size=32 --std_normal_temb=1.0 "
            "--std_normal_emb=0.1 --mean_only",
-           (50, 450), 5, MNIST_DATA, "--no_cuda --val_iter=100000"),
+           (50, 1050), 5, MNIST_DATA, "--no_cuda --val_iter=100000"),
     Config("Split MNIST PR-BbB (K = 10)", SPLIT_MNIST,
            "--momentum=-1 --chmlp_chunk_size=2500 --beta=100.0 --cl_scenario=3 --split_head_cl3 --num_tasks=5 "
            "--num_classes_per_task=2 --regularizer=w2 --batch_size=128 --n_iter=5000 --lr=0.0001 --use_adam "
@@ -89,7 +89,7 @@ CONFIGS = [
            "--mlp_arch=100,100 --net_act=relu --dropout_rate=-1 --hnet_type=chunked_hmlp --hmlp_arch= "
            "--cond_emb_size=32 --chunk_emb_size=32 --use_cond_chunk_embs --std_normal_temb=0.1 "
            "--std_normal_emb=0.1",
-           (20, 120), 5, MNIST_DATA, "--no_cuda --val_iter=100000"),
+           (20, 320), 5, MNIST_DATA, "--no_cuda --val_iter=100000"),
     Config("1D regression PR-BbB, task set 3 (README l. 179)", "probabilistic/regression/train_bbb.py",
            "--beta=10.0 --regularizer=fkl --n_iter=5001 --lr=0.0005 --clip_grad_norm=-1 --train_sample_size=10 "
            "--prior_variance=1.0 --ll_dist_std=0.05 --local_reparam_trick --mlp_arch=10,10 --net_act=relu "
@@ -285,7 +285,8 @@ def per_iteration(cfg: Config, t: dict[int, float]) -> float:
     return (t[b] - t[a]) / ((b - a) * cfg.tasks)
 
 
-def measure(configs: list[int], original: Path | None, repeats: int) -> list[dict]:
+def measure(configs: list[int], original: Path | None, repeats: int, children: bool = True) -> list[dict]:
+    """The interleaved series; ``children=False`` skips the floor and start-up children (s/iter and ratios only)."""
     impls = {"ours": (ROOT, sys.executable)}
     if original is not None:
         impls["original"] = (original, str(original / "venv" / "bin" / "python"))
@@ -305,7 +306,7 @@ def measure(configs: list[int], original: Path | None, repeats: int) -> list[dic
                     res["rss"][name] = max(res["rss"][name], rss)
             for name in impls:
                 res[name].append(per_iteration(cfg, times[name]))
-            if not cfg.fisher:
+            if children and not cfg.fisher:
                 res["floor"].append(run_child("floor", i)["floor_s"])
                 res["startup"].append(run_child("startup", i))
             print(f"[repeat {rep + 1}/{repeats}] {cfg.name}: "
@@ -365,6 +366,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--configs", default="all", help="comma-separated row numbers (0-based) or 'all'")
     parser.add_argument("--out", type=Path, help="also write the table (Markdown) and the raw numbers (.json)")
+    parser.add_argument("--ratios_only", action="store_true",
+                        help="skip the floor and start-up children: s/iter and speed-ups only (several times faster)")
     parser.add_argument("--floor", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--startup", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -377,7 +380,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.original is not None and not (args.original / "venv" / "bin" / "python").exists():
         parser.error(f"--original={args.original}: no venv/bin/python there (see ../shared/ORIGINALS.md)")
     configs = list(range(len(CONFIGS))) if args.configs == "all" else [int(c) for c in args.configs.split(",")]
-    results = measure(configs, args.original, args.repeats)
+    results = measure(configs, args.original, args.repeats, children=not args.ratios_only)
     text = table(results, help_times(args.original, args.repeats), args.repeats)
     print(text)
     if args.out is not None:

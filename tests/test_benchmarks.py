@@ -23,8 +23,8 @@ def test_each_command_reaches_its_first_step(index):
 
 
 def test_seconds_per_iteration_from_two_runs():
-    cfg = speed_table.CONFIGS[0]  # n_iter (50, 450), 5 tasks
-    assert speed_table.per_iteration(cfg, {50: 10.0, 450: 30.0}) == pytest.approx(20.0 / (400 * 5))
+    cfg = speed_table.CONFIGS[0]  # n_iter (50, 1050), 5 tasks
+    assert speed_table.per_iteration(cfg, {50: 10.0, 1050: 30.0}) == pytest.approx(20.0 / (1000 * 5))
     fisher = next(c for c in speed_table.CONFIGS if c.fisher)  # seconds per Fisher: full set minus 200 sequences
     assert speed_table.per_iteration(fisher, {200: 40.0, -1: 61.5}) == pytest.approx(21.5)
 
@@ -67,3 +67,12 @@ def test_floor_window_covers_steps_three_to_last_of_each_task():
         clock["t"] += 100.0  # test phase after the task
     windows.close()
     assert windows.per_task == [1.0, 1.0]
+
+
+def test_ratios_only_runs_no_children(monkeypatch):
+    """``--ratios_only``: whole runs for s/iter only, no floor or start-up child."""
+    walls = iter([5.0, 15.0])
+    monkeypatch.setattr(speed_table, "run_once", lambda cfg, root, python, value, ours: (next(walls), 0.3))
+    monkeypatch.setattr(speed_table, "run_child", lambda *a: pytest.fail("a child ran"))
+    (res,) = speed_table.measure([0], None, 1, children=False)
+    assert res["ours"] == [pytest.approx(10.0 / (1000 * 5))] and res["floor"] == [] and res["startup"] == []
