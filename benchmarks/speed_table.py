@@ -3,7 +3,7 @@
 Run (one intra-op thread per process; a quiet machine makes the absolute numbers meaningful, the ratios are
 measured in one series either way)::
 
-    python benchmarks/speed_table.py --original /path/to/originals [--repeats 2] [--out table.md]
+    python benchmarks/speed_table.py --original /path/to/originals [--repeats 2] [--ratios_only] [--out table.md]
 
 ``--original`` is a folder with the two original repositories, ``posterior_replay_cl`` and ``cl_in_rnns``, and a
 ``venv`` in which they run (``../shared/ORIGINALS.md``). Without it only our columns are measured.
