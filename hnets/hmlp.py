@@ -13,6 +13,7 @@ from torch import Tensor, nn
 
 from hnets.base import HyperNet
 from mnets.base import activation, init_linear_
+from mnets.batched import linear
 
 
 class HMLP(HyperNet):
@@ -89,7 +90,7 @@ class HMLP(HyperNet):
         weights = [self.internal_params[i] for i in self.layer_weights]
         biases = [self.internal_params[i] for i in self.layer_biases] or [None] * len(weights)
         for i, (weight, bias) in enumerate(zip(weights, biases)):
-            h = nn.functional.linear(h, weight, bias)
+            h = linear(h, weight, bias)
             if i < len(weights) - 1:
                 if self._dropout is not None:
                     h = self._dropout(h)

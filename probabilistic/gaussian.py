@@ -38,6 +38,42 @@ def sample_gaussian(mean: Tensor, std: Tensor, num_samples: int, generator: torc
     return torch.addcmul(mean.unsqueeze(1), std.unsqueeze(1), eps)  # [N, K, P], one fused pass
 
 
+class _PerTensorReparametrisation(torch.autograd.Function):
+    """``w = μ + σ ⊙ ε`` written straight into one contiguous ``[N·K, *shape]`` tensor per parameter tensor.
+
+    The same numbers as autograd through :func:`sample_gaussian` and :func:`~mnets.base.unflatten_weights`, bit for
+    bit, in two passes fewer over ``[N, K, P]``: the layers need no copy of a strided weight view, and the backward
+    pass does not multiply ε by ``addcmul``'s scalar ``value`` of 1. The backward pass reduces over K on the flat
+    ``[N, K, P]`` gradient, as autograd does (a per-tensor reduction would sum in another order).
+    """
+
+    @staticmethod
+    def forward(ctx, mean: Tensor, std: Tensor, eps: Tensor, shapes: tuple) -> tuple[Tensor, ...]:
+        N, K, _ = eps.shape
+        sizes = [math.prod(s) for s in shapes]
+        ctx.save_for_backward(eps)
+        parts = zip(mean.split(sizes, -1), std.split(sizes, -1), eps.split(sizes, -1), shapes)
+        return tuple(torch.addcmul(m.unsqueeze(1), s.unsqueeze(1), e).view(N * K, *shape) for m, s, e, shape in parts)
+
+    @staticmethod
+    def backward(ctx, *grads: Tensor):
+        (eps,) = ctx.saved_tensors
+        N, K, _ = eps.shape
+        grad = torch.cat([g.reshape(N, K, -1) for g in grads], -1)  # [N, K, P]
+        d_mean = grad.sum(1) if ctx.needs_input_grad[0] else None  # ∂μ = Σ_k g
+        d_std = (grad * eps).sum(1) if ctx.needs_input_grad[1] else None  # ∂σ = Σ_k g ⊙ ε
+        return d_mean, d_std, None, None
+
+
+def sample_gaussian_per_tensor(mean: Tensor, std: Tensor, num_samples: int, shapes: Sequence[Sequence[int]],
+                               generator: torch.Generator | None = None) -> list[Tensor]:
+    """The samples of :func:`sample_gaussian` (the same draw), as main-network weights: one ``[N·K, *shape]``
+    tensor per entry of ``shapes``, each contiguous, so the layers use them without a copy."""
+    eps = torch.randn(mean.shape[0], num_samples, mean.shape[1], generator=generator, device=mean.device,
+                      dtype=mean.dtype)
+    return list(_PerTensorReparametrisation.apply(mean, std, eps, tuple(tuple(s) for s in shapes)))
+
+
 def sample_radial(mean: Tensor, std: Tensor, num_samples: int, shapes: Sequence[Sequence[int]],
                   generator: torch.Generator | None = None) -> Tensor:
     """Radial samples ``w = μ + σ ⊙ r ε/‖ε‖`` with the norm and one r ~ N(0,1) *per parameter tensor*.

@@ -22,6 +22,7 @@ from probabilistic.gaussian import (
     kl_to_prior,
     radial_prior_matching,
     sample_gaussian,
+    sample_gaussian_per_tensor,
     sample_in_original_order,
     sample_radial,
     split_mean_rho,
@@ -148,8 +149,13 @@ class WeightPosterior(nn.Module):
         if self.kind == "dirac":  # all K samples are identical: one forward, then expand
             out = self.mnet(x, unflatten_weights(raw, self.mnet.param_shapes), condition=condition)  # [N, B, O]
             return out.unsqueeze(1).expand(-1, num_samples, -1, -1)
-        samples = self.sample(raw, num_samples, generator).reshape(N * num_samples, -1)  # [N*K, P]
-        out = self.mnet(x, unflatten_weights(samples, self.mnet.param_shapes), condition=condition)  # [N*K, B, O]
+        if self.kind == "gaussian" and generator is None:  # training: samples drawn per weight tensor
+            mean, std = self.mean_std(raw)
+            weights = sample_gaussian_per_tensor(mean, std, num_samples, self.mnet.param_shapes)
+        else:
+            samples = self.sample(raw, num_samples, generator).reshape(N * num_samples, -1)  # [N*K, P]
+            weights = unflatten_weights(samples, self.mnet.param_shapes)
+        out = self.mnet(x, weights, condition=condition)  # [N*K, B, O]
         return out.reshape(N, num_samples, *out.shape[1:])
 
 

@@ -62,7 +62,7 @@ from sequential.summary_keys import ACCURACY_KEYS, summary_keys
 from sequential.word_embeddings import WordEmbeddings, initial_tables
 from utils.cli import ConfigError
 from utils.ewc import decay_fisher_, ewc_penalty, online_fisher
-from utils.hnet_regularizer import compute_targets, hnet_output_regularizer, tasks_to_regularize
+from utils.hnet_regularizer import compute_targets, hnet_output_regularizer, select_tasks, tasks_to_regularize
 from utils.progress import itstime, progress
 from utils.run_env import RunEnv, setup_environment, write_config
 from utils.summary import write_summary
@@ -287,8 +287,8 @@ def regularizers(config, model: Model, fam: Family, state: MethodState, task_id:
     if hnet is not None and state.hnet_targets is not None and config.beta > 0:
         ids = tasks_to_regularize(task_id, config.hnet_reg_batch_size, rng)
         current = hnet(cond_id=ids)  # [S, P] with the current (trainable) task embeddings
-        mask = None if state.head_masks is None else state.head_masks[ids]
-        terms["hnet"] = config.beta * hnet_output_regularizer(current, state.hnet_targets[ids], mask)
+        mask = None if state.head_masks is None else select_tasks(state.head_masks, ids)
+        terms["hnet"] = config.beta * hnet_output_regularizer(current, select_tasks(state.hnet_targets, ids), mask)
     if config.use_ewc and state.fisher is not None:
         if not config.fix_online_ewc:  # the original's quirk: F *= gamma in place at every step (no-op at gamma 1)
             decay_fisher_(state.fisher, config.ewc_gamma)

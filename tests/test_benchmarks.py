@@ -1,5 +1,5 @@
 """benchmarks/speed_table.py: its README commands run with our launchers, and its arithmetic and table;
-bench_prob_fisher.py runs (its three ways agree)."""
+bench_prob_fisher.py runs (its three ways agree), bench_layouts.py prints its rows."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import pytest
 from tests.conftest import REPO
 
 sys.path.insert(0, str(REPO / "benchmarks"))
+import bench_layouts  # noqa: E402
 import bench_prob_fisher  # noqa: E402
 import speed_table  # noqa: E402
 
@@ -45,6 +46,13 @@ def test_prob_fisher_benchmark_prints_its_three_ways(monkeypatch, capsys):
     bench_prob_fisher.main()
     out = capsys.readouterr().out
     assert all(f"{way}: " in out for way in ("structured", "vmap", "loop")) and "faster than loop" in out
+
+
+def test_layouts_benchmark_prints_every_row(monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", ["bench_layouts.py", "--repeats=1"])
+    bench_layouts.main()
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ") and "ms |" in line]
+    assert len(rows) == len(bench_layouts.LINEAR_CASES) + 1 and all(row.endswith("x |") for row in rows)
 
 
 def test_floor_window_covers_steps_three_to_last_of_each_task():

@@ -40,7 +40,7 @@ from probabilistic.methods.base import PosteriorPerTask
 from probabilistic.methods.replay import CoresetReplay
 from probabilistic.posterior import WeightPosterior, prior_matching
 from utils.cli import ConfigError, parse_int_list
-from utils.hnet_regularizer import compute_targets, hnet_output_regularizer, tasks_to_regularize
+from utils.hnet_regularizer import compute_targets, hnet_output_regularizer, select_tasks, tasks_to_regularize
 from utils.training import adam, kl_factor, make_optimizer
 
 
@@ -99,13 +99,15 @@ def previous_posterior(posterior: WeightPosterior, task_id: int, untrained: Tens
 
 
 def output_regularizer(config: argparse.Namespace, posterior: WeightPosterior, current_rows: Tensor,
-                       target_rows: Tensor, masks: Tensor | None, task_id: int) -> Tensor:
+                       target_rows: Tensor, masks: Tensor | None, task_id: int,
+                       target_stats: tuple[Tensor, Tensor] | None = None) -> Tensor:
     """CL regulariser of S previous tasks whose raw outputs are now ``current_rows [S, outputs]`` and were
-    ``target_rows`` (see the module docstring; ``masks`` hide other tasks' heads from the mse)."""
+    ``target_rows`` (see the module docstring; ``masks`` hide other tasks' heads from the mse).
+    ``target_stats`` is ``posterior.mean_std(target_rows)`` if the caller has it already."""
     if config.regularizer == "mse":
         return hnet_output_regularizer(current_rows, target_rows, masks)
     mean, std = posterior.mean_std(current_rows)
-    t_mean, t_std = posterior.mean_std(target_rows)
+    t_mean, t_std = posterior.mean_std(target_rows) if target_stats is None else target_stats
     reg = gaussian_regularizer(config.regularizer, mean, std, t_mean, t_std).mean()  # mean over the tasks
     return reg if vars(config).get("fix_dist_reg_normalization", True) else reg / task_id
 
@@ -184,6 +186,8 @@ class ExplicitPosterior(PosteriorPerTask):
             untrained = self.family.untrained_heads(current.mnet, task_id)
             self.prior = previous_posterior(current, task_id, untrained, config.prior_variance)
         self.use_reg = self.targets is not None and config.beta > 0
+        self.dist_reg = self.use_reg and config.regularizer != "mse"
+        self.target_stats = current.mean_std(self.targets) if self.dist_reg else None
         self.masks = None
         if self.use_reg and config.regularizer == "mse":
             mask = self.family.regularizer_mask(current.mnet, current.kind != "dirac")
@@ -215,8 +219,13 @@ class ExplicitPosterior(PosteriorPerTask):
                     ) if self.use_reg else []
         rows = posterior.raw(prev + [task_id])  # one hypernetwork call per iteration
         prev_rows, raw = rows.split([len(prev), 1])  # one backward copy (slices would each zero-fill [N, P])
-        reg = (output_regularizer(config, posterior, prev_rows, self.targets[prev],
-                                  None if self.masks is None else self.masks[prev], task_id)
+        # When every previous task is regularised (the default), the stored targets, masks and the targets' stds
+        # are used as they are, without a per-step copy. (A subset's stds are computed per step from its rows as
+        # one block: softplus rounds a row's last entries differently when the row starts elsewhere in memory.)
+        masks = None if self.masks is None else select_tasks(self.masks, prev)
+        target_stats = self.target_stats if self.dist_reg and len(prev) == task_id else None
+        reg = (output_regularizer(config, posterior, prev_rows, select_tasks(self.targets, prev), masks, task_id,
+                                  target_stats)
                if prev else torch.zeros((), device=x.device))
         kl_weight = kl_factor(it, n_iter, vars(config).get("kl_scale", 1.0), config.kl_schedule)
         replay = self.replay.batch(task_id, posterior, self.teacher_raw) if self.replay is not None else None

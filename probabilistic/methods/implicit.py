@@ -48,7 +48,7 @@ from probabilistic.implicit import (
 from probabilistic.methods.base import PosteriorPerTask
 from probabilistic.methods.replay import CoresetReplay
 from utils.cli import ConfigError, parse_int_list
-from utils.hnet_regularizer import compute_targets, hnet_output_regularizer, tasks_to_regularize
+from utils.hnet_regularizer import compute_targets, hnet_output_regularizer, select_tasks, tasks_to_regularize
 from utils.training import kl_factor, make_optimizer
 
 
@@ -221,7 +221,7 @@ class ImplicitMethod(PosteriorPerTask):
         reg = torch.zeros((), device=x.device)
         if self.use_reg:
             prev = list(tasks_to_regularize(task_id, c.hnet_reg_batch_size, self.reg_rng))
-            reg = hnet_output_regularizer(post.raw(prev), self.targets[prev])  # all old tasks in one call
+            reg = hnet_output_regularizer(post.raw(prev), select_tasks(self.targets, prev))  # all old tasks in one call
         self.kl_weight = kl_factor(it, n_iter, c.kl_scale, c.kl_schedule)
         replay = self.replay.batch(task_id, post, None) if self.replay is not None else None
         raw = post.raw([task_id])  # [1, Q]: θ_t, one hyper-hypernetwork call per iteration

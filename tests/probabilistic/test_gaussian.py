@@ -15,13 +15,14 @@ from probabilistic.gaussian import (
     kl_to_prior,
     radial_prior_matching,
     sample_gaussian,
+    sample_gaussian_per_tensor,
     sample_radial,
     split_mean_rho,
     std_from_rho,
     w2_diag_gaussians,
 )
 from probabilistic.lrt import lrt_mlp_forward
-from utils.hnet_regularizer import hnet_output_regularizer, tasks_to_regularize
+from utils.hnet_regularizer import hnet_output_regularizer, select_tasks, tasks_to_regularize
 
 
 @pytest.fixture(autouse=True)
@@ -83,6 +84,28 @@ def test_mse_regularizer_zero_at_targets_and_sum_of_squares():
     assert hnet_output_regularizer(targets + 1, targets, mask).item() == pytest.approx(2.0)
 
 
+@pytest.mark.parametrize("masked", [False, True])
+def test_mse_regularizer_equals_autograd_bit_for_bit(masked):
+    gen = torch.Generator().manual_seed(3)
+    current = torch.randn(3, 1001, generator=gen, requires_grad=True)
+    targets = torch.randn(3, 1001, generator=gen)
+    mask = (torch.rand(3, 1001, generator=gen) > 0.3).float() if masked else None
+    squares = (current - targets) ** 2
+    reference = (squares * mask if masked else squares).sum(-1).mean()
+    (expected,) = torch.autograd.grad(10 * reference, current)
+    value = hnet_output_regularizer(current, targets, mask)
+    (grad,) = torch.autograd.grad(10 * value, current)
+    assert torch.equal(value, reference) and torch.equal(grad, expected)
+
+
+def test_select_tasks_is_a_view_for_all_previous_tasks():
+    rows = torch.arange(12.0).reshape(4, 3)
+    first = select_tasks(rows, [0, 1, 2])
+    assert first.data_ptr() == rows.data_ptr() and first.tolist() == rows[:3].tolist()
+    subset = select_tasks(rows, [1, 3])
+    assert subset.data_ptr() != rows.data_ptr() and subset.tolist() == rows[[1, 3]].tolist()
+
+
 def test_tasks_to_regularize_subsets():
     assert tasks_to_regularize(3, -1) == [0, 1, 2]
     sub = tasks_to_regularize(10, 4)
@@ -95,6 +118,31 @@ def test_rho_parametrisation():
     assert torch.allclose(std_from_rho(rho, use_logvar_enc=True), torch.exp((rho - 2.5) / 2))
     mean, raw = split_mean_rho(torch.arange(6.0).unsqueeze(0))
     assert mean.tolist() == [[0, 1, 2]] and raw.tolist() == [[3, 4, 5]]
+
+
+def test_per_tensor_samples_equal_flat_samples_bit_for_bit():
+    """Same draw, same weights and the same gradients as autograd through the flat samples (K = 10 over a
+    784-100-100-10 MLP's shapes, the Split MNIST PR-BbB step)."""
+    mnet = MLP(784, 10, hidden_layers=[100, 100], no_weights=True)
+    P, gen = mnet.num_params, torch.Generator().manual_seed(1)
+    raw = torch.randn(1, 2 * P, generator=gen, requires_grad=True)
+    x = torch.randn(16, 784, generator=gen)
+
+    def step(per_tensor: bool):
+        mean, std = split_mean_rho(raw)
+        std = std_from_rho(std)
+        torch.manual_seed(5)
+        if per_tensor:
+            weights = sample_gaussian_per_tensor(mean, std, 10, mnet.param_shapes)
+        else:
+            weights = unflatten_weights(sample_gaussian(mean, std, 10).reshape(10, P), mnet.param_shapes)
+        assert all(w.is_contiguous() for w in weights) or not per_tensor
+        out = mnet(x, weights)
+        return [w.detach() for w in weights], torch.autograd.grad(out.square().mean(), raw)[0]
+
+    (w_flat, g_flat), (w_tensor, g_tensor) = step(False), step(True)
+    assert all(torch.equal(a, b) for a, b in zip(w_flat, w_tensor))
+    assert torch.equal(g_flat, g_tensor)
 
 
 def test_gaussian_samples_have_the_posterior_moments():

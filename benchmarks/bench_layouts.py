@@ -1,0 +1,105 @@
+"""Two memory-layout choices of the posterior-replay step, each against the plain autograd version.
+
+* **narrow**: the backward pass of a linear layer with few inputs (``mnets.batched.linear``): a hypernetwork's
+  output layer after hidden layers of 10 units (``--hmlp_arch=10,10,10,10``, chunks of 8,000: Split MNIST
+  PR-Dirac) at 24 and 48 rows (tasks 2 and 4), and two shapes where the plain backward is kept.
+* **sampling**: K = 10 Gaussian weight samples of the 784-100-100-10 MLP and a forward and backward pass on a batch
+  of 128 (Split MNIST PR-BbB), samples written per weight tensor
+  (:func:`probabilistic.gaussian.sample_gaussian_per_tensor`) vs flat samples cut into tensors.
+
+Both ways of a row run in the same process, interleaved; the table gives median times and the median of the
+per-repeat ratios plain / ours.
+
+Usage::
+
+    python benchmarks/bench_layouts.py [--repeats 15] [--threads 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+from torch.nn import functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from mnets.base import unflatten_weights  # noqa: E402
+from mnets.batched import linear  # noqa: E402
+from mnets.mlp import MLP  # noqa: E402
+from probabilistic.gaussian import sample_gaussian, sample_gaussian_per_tensor, split_mean_rho, std_from_rho  # noqa: E402
+
+#: (label, rows M, inputs K, outputs N) of the linear-layer rows.
+LINEAR_CASES = [("hnet output, PR-Dirac task 2", 24, 10, 8000), ("hnet output, PR-Dirac task 4", 48, 10, 8000),
+                ("wide input (plain kept)", 48, 64, 2500), ("few rows (plain kept)", 8, 10, 8000)]
+
+
+def linear_steps(M: int, K: int, N: int):
+    """(plain, ours) closures: forward and backward of one layer with gradients for input, weight and bias."""
+    x = torch.randn(M, K, requires_grad=True)
+    w, b = torch.randn(N, K, requires_grad=True), torch.randn(N, requires_grad=True)
+    g = torch.randn(M, N)
+
+    def run(fn):
+        return lambda: torch.autograd.grad(fn(x, w, b), (x, w, b), g)
+
+    return run(F.linear), run(linear)
+
+
+def sampling_steps(batch: int = 128, samples: int = 10):
+    """(plain, ours) closures: K Gaussian weight samples, MLP forward on a batch, backward to the posterior."""
+    mnet = MLP(784, 10, hidden_layers=[100, 100], no_weights=True)
+    P = mnet.num_params
+    raw = torch.randn(1, 2 * P, requires_grad=True)
+    x = torch.rand(batch, 784)
+
+    def step(per_tensor: bool):
+        mean, rho = split_mean_rho(raw)
+        std = std_from_rho(rho)
+        if per_tensor:
+            weights = sample_gaussian_per_tensor(mean, std, samples, mnet.param_shapes)
+        else:
+            weights = unflatten_weights(sample_gaussian(mean, std, samples).reshape(samples, P), mnet.param_shapes)
+        return torch.autograd.grad(mnet(x, weights).square().mean(), raw)
+
+    return lambda: step(False), lambda: step(True)
+
+
+def measure(plain, ours, repeats: int, inner: int) -> tuple[float, float, float]:
+    """Median seconds per call of each, and the median of the per-repeat ratios plain / ours."""
+    for fn in (plain, ours, plain, ours):  # warm-up
+        fn()
+    times: dict[str, list[float]] = {"plain": [], "ours": []}
+    for _ in range(repeats):
+        for name, fn in (("plain", plain), ("ours", ours)):
+            t0 = time.perf_counter()
+            for _ in range(inner):
+                fn()
+            times[name].append((time.perf_counter() - t0) / inner)
+    ratios = [p / o for p, o in zip(times["plain"], times["ours"])]
+    return statistics.median(times["plain"]), statistics.median(times["ours"]), statistics.median(ratios)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    rows = [(f"linear backward: {label} ([{M}, {K}] -> {N})", *linear_steps(M, K, N), 50)
+            for label, M, K, N in LINEAR_CASES]
+    rows.append(("Gaussian samples per tensor: K = 10, MLP 784-100-100-10, batch 128", *sampling_steps(), 5))
+    print(f"torch {torch.__version__}, {args.threads} thread(s), {args.repeats} interleaved repeats")
+    print("| case | plain | ours | plain / ours |\n|---|---|---|---|")
+    for label, plain, ours, inner in rows:
+        p, o, ratio = measure(plain, ours, args.repeats, inner)
+        print(f"| {label} | {p * 1e3:.3f} ms | {o * 1e3:.3f} ms | {ratio:.2f}x |")
+
+
+if __name__ == "__main__":
+    main()
