@@ -1,8 +1,9 @@
 """benchmarks/speed_table.py: its README commands run with our launchers, and its arithmetic and table;
-bench_prob_fisher.py runs (its three ways agree), bench_layouts.py prints its rows."""
+bench_prob_fisher.py runs (its three ways agree), bench_layouts.py and bench_compile.py print their rows."""
 
 from __future__ import annotations
 
+import subprocess
 import sys
 
 import pytest
@@ -53,6 +54,16 @@ def test_layouts_benchmark_prints_every_row(monkeypatch, capsys):
     bench_layouts.main()
     rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ") and "ms |" in line]
     assert len(rows) == len(bench_layouts.LINEAR_CASES) + 1 and all(row.endswith("x |") for row in rows)
+
+
+@pytest.mark.slow
+def test_compile_benchmark_compiles_and_prints_a_row():
+    """In its own process: the compile imports torch._dynamo, which the start-up tests check stays unloaded."""
+    out = subprocess.run([sys.executable, str(REPO / "benchmarks" / "bench_compile.py"), "--max_tasks=1", "--iters=1"],
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    row = next(line for line in out.stdout.splitlines() if line.startswith("| 1 |"))
+    assert row.count(" ms |") == 2 and row.endswith(" s |")
 
 
 def test_floor_window_covers_steps_three_to_last_of_each_task():
