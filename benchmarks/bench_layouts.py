@@ -8,11 +8,13 @@
   (:func:`probabilistic.gaussian.sample_gaussian_per_tensor`) vs flat samples cut into tensors.
 
 Both ways of a row run in the same process, interleaved; the table gives median times and the median of the
-per-repeat ratios plain / ours.
+per-repeat ratios plain / ours. ``--grid`` instead times the two backward products alone, plain and swapped, over a
+grid of layer shapes (inputs K x rows M x outputs N): the measurement behind the shape limits of
+:func:`mnets.batched.linear`.
 
 Usage::
 
-    python benchmarks/bench_layouts.py [--repeats 15] [--threads 1]
+    python benchmarks/bench_layouts.py [--repeats 15] [--threads 1] [--grid]
 """
 
 from __future__ import annotations
@@ -84,13 +86,38 @@ def measure(plain, ours, repeats: int, inner: int) -> tuple[float, float, float]
     return statistics.median(times["plain"]), statistics.median(times["ours"]), statistics.median(ratios)
 
 
+#: The ``--grid`` shapes: inputs K, and (rows M, outputs N).
+GRID_INPUTS = (5, 8, 10, 12, 15, 16, 25, 32, 50, 64, 100)
+GRID_ROWS_OUTPUTS = ((1, 179_220), (4, 179_220), (4, 3000), (12, 8000), (48, 8000), (60, 2500), (1000, 1000))
+
+
+def backward_products(M: int, K: int, N: int):
+    """((plain ∂W, swapped ∂W), (plain ∂x, swapped ∂x)) closures of a layer ``[M, K] -> N``."""
+    x, w, g = torch.randn(M, K), torch.randn(N, K), torch.randn(M, N)
+    return ((lambda: g.t() @ x, lambda: (x.t() @ g).t().contiguous()),
+            (lambda: g @ w, lambda: (w.t() @ g.t()).t()))
+
+
+def grid(repeats: int) -> None:
+    """Plain / swapped time of ``∂W = gᵀx`` and ``∂x = gW`` for every grid shape (above 1: swapping is faster)."""
+    print("| K | M | N | ∂W plain / swapped | ∂x plain / swapped |\n|---|---|---|---|---|")
+    for K in GRID_INPUTS:
+        for M, N in GRID_ROWS_OUTPUTS:
+            ratios = [measure(plain, swapped, repeats, 5)[2] for plain, swapped in backward_products(M, K, N)]
+            print(f"| {K} | {M} | {N} | {ratios[0]:.2f}x | {ratios[1]:.2f}x |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--grid", action="store_true", help="time the backward products over a grid of shapes")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
+    if args.grid:
+        grid(args.repeats)
+        return
     rows = [(f"linear backward: {label} ([{M}, {K}] -> {N})", *linear_steps(M, K, N), 50)
             for label, M, K, N in LINEAR_CASES]
     rows.append(("Gaussian samples per tensor: K = 10, MLP 784-100-100-10, batch 128", *sampling_steps(), 5))

@@ -48,8 +48,9 @@ class _NarrowInputLinear(torch.autograd.Function):
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """``F.linear(x, weight, bias)`` for ``x [M, K]``; on the CPU, a layer with K < 16 inputs, M >= 16 rows and
-    N >= 1000 outputs gets the faster backward of :class:`_NarrowInputLinear` (measured on this project's CPUs:
-    for fewer rows or more inputs the plain backward is as fast or faster)."""
+    N >= 1000 outputs gets the faster backward of :class:`_NarrowInputLinear` (``benchmarks/bench_layouts.py
+    --grid`` on this project's CPU: 1.06-4.5x for these shapes; with 16 or more inputs, or a few rows, the plain
+    backward is faster for most shapes)."""
     N, K = weight.shape
     if (K < 16 and N >= 1000 and x.dim() == 2 and x.shape[0] >= 16 and x.device.type == "cpu"
             and torch.is_grad_enabled() and (weight.requires_grad or x.requires_grad)):

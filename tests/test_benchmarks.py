@@ -56,6 +56,15 @@ def test_layouts_benchmark_prints_every_row(monkeypatch, capsys):
     assert len(rows) == len(bench_layouts.LINEAR_CASES) + 1 and all(row.endswith("x |") for row in rows)
 
 
+def test_layouts_grid_prints_one_row_per_shape(monkeypatch, capsys):
+    monkeypatch.setattr(bench_layouts, "GRID_INPUTS", (10,))
+    monkeypatch.setattr(bench_layouts, "GRID_ROWS_OUTPUTS", ((48, 1000), (4, 1000)))
+    monkeypatch.setattr(sys, "argv", ["bench_layouts.py", "--grid", "--repeats=1"])
+    bench_layouts.main()
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| 10 |")]
+    assert [row.split(" | ")[1:3] for row in rows] == [["48", "1000"], ["4", "1000"]]
+
+
 @pytest.mark.slow
 def test_compile_benchmark_compiles_and_prints_a_row():
     """In its own process: the compile imports torch._dynamo, which the start-up tests check stays unloaded."""
