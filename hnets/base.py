@@ -51,6 +51,15 @@ class HyperNet(nn.Module):
         ids = set(self.conditional_param_ids)
         return [p for i, p in enumerate(self.internal_params) if i not in ids]
 
+    def padded_outputs(self, cond_id: int | Sequence[int] | Tensor) -> Tensor:
+        """Generated rows ``[N, Q]`` whose first P columns are ``forward(cond_id=cond_id)``.
+
+        A chunked hypernetwork returns its chunks uncut (``Q = C * chunk_size >= P``), so that a consumer that
+        ignores the columns past P (:func:`utils.hnet_regularizer.regularized_rows`) saves the copy of the
+        gradient that cutting them costs; every other hypernetwork returns its ``forward`` (``Q = P``).
+        """
+        return self(cond_id=cond_id)
+
     def target_weights(self, flat: Tensor) -> list[Tensor]:
         """Split generated rows ``[N, P]`` into the target's weight list (each ``[N, *shape]``)."""
         return unflatten_weights(flat, self.target_shapes)

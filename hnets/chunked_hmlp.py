@@ -126,7 +126,7 @@ class ChunkedHMLP(HyperNet):
 
     def forward(self, cond_id: int | Sequence[int] | Tensor | None = None, cond_input: Tensor | None = None,
                 uncond_input: Tensor | None = None, weights: Sequence[Tensor] | None = None,
-                chunk_embs: Tensor | None = None) -> Tensor:
+                chunk_embs: Tensor | None = None, keep_padding: bool = False) -> Tensor:
         """Generated target weights ``[N, P]``, one row per condition.
 
         Args:
@@ -135,6 +135,7 @@ class ChunkedHMLP(HyperNet):
             uncond_input: ``[N, uncond_in_size]`` if the network has an unconditional input.
             weights: Unconditional parameters in :attr:`unconditional_param_shapes` order (default: internal).
             chunk_embs: Conditional chunk embeddings ``[N, C, chunk_emb_size]`` to use with ``cond_input``.
+            keep_padding: Return all ``C * chunk_size`` columns, the surplus of the last chunk included.
         """
         if cond_id is not None and cond_input is not None:
             raise ValueError("pass at most one of cond_id / cond_input")
@@ -166,6 +167,12 @@ class ChunkedHMLP(HyperNet):
             rows.append(cond_input[:, None, :].expand(N, C, self.cond_in_size))
         rows = torch.cat(rows, dim=2).reshape(N * C, -1)  # [N*C, U+E+D]
         chunks = self.mlp(rows, mlp_weights)  # [N*C, chunk_size]
-        # split, not a slice: its backward copies the gradient once instead of zero-filling [N, C * chunk] first
         flat = chunks.reshape(N, C * self.chunk_size)
+        if keep_padding:
+            return flat
+        # split, not a slice: its backward copies the gradient once instead of zero-filling [N, C * chunk] first
         return flat.split([self.num_outputs, flat.shape[1] - self.num_outputs], dim=1)[0]  # [N, P]
+
+    def padded_outputs(self, cond_id: int | Sequence[int] | Tensor) -> Tensor:
+        """The uncut chunks ``[N, C * chunk_size]`` of ``cond_id`` (see :meth:`hnets.base.HyperNet.padded_outputs`)."""
+        return self(cond_id=cond_id, keep_padding=True)

@@ -99,10 +99,11 @@ class WeightPosterior(nn.Module):
         """Number of posterior parameters per task (P for Dirac, 2P otherwise)."""
         return self.num_weights * (1 if self.kind == "dirac" else 2)
 
-    def raw(self, task_ids: Sequence[int]) -> Tensor:
-        """Raw posterior parameters ``[N, P]`` (Dirac) or ``[N, 2P]`` (means then raw ρ) for ``task_ids``."""
+    def raw(self, task_ids: Sequence[int], keep_padding: bool = False) -> Tensor:
+        """Raw posterior parameters ``[N, P]`` (Dirac) or ``[N, 2P]`` (means then raw ρ) for ``task_ids``; with
+        ``keep_padding``, a chunked hypernetwork's uncut rows (:meth:`hnets.base.HyperNet.padded_outputs`)."""
         if self.hnet is not None:
-            return self.hnet(cond_id=list(task_ids))
+            return self.hnet.padded_outputs(list(task_ids)) if keep_padding else self.hnet(cond_id=list(task_ids))
         flat = self.mean if self.rho is None else torch.cat([self.mean, self.rho])
         return flat.unsqueeze(0).expand(len(task_ids), -1)
 

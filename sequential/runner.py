@@ -286,7 +286,7 @@ def regularizers(config, model: Model, fam: Family, state: MethodState, task_id:
     hnet = model.protected_hnet
     if hnet is not None and state.hnet_targets is not None and config.beta > 0:
         ids = tasks_to_regularize(task_id, config.hnet_reg_batch_size, rng)
-        current = hnet(cond_id=ids)  # [S, P] with the current (trainable) task embeddings
+        current = hnet.padded_outputs(ids)  # [S, Q >= P] with the current (trainable) task embeddings
         mask = None if state.head_masks is None else select_tasks(state.head_masks, ids)
         terms["hnet"] = config.beta * hnet_output_regularizer(current, select_tasks(state.hnet_targets, ids), mask)
     if config.use_ewc and state.fisher is not None:

@@ -17,41 +17,69 @@ import torch
 from torch import Tensor
 
 
-class _SquaredErrorSums(torch.autograd.Function):
-    """Per-row sums ``Σ_p m ⊙ (c − t)²`` ``[S]``, with the gradient ``2 g m ⊙ (c − t)`` in one pass.
+class _RegularisedRows(torch.autograd.Function):
+    """The first S rows of ``outputs [N, Q]`` against ``targets [S, P]`` (``P <= Q``): the per-row sums
+    ``Σ_p m ⊙ (c − t)²`` ``[S]``, and the other rows' first P columns ``[N − S, P]`` as a view.
 
-    The same values as autograd through ``((c - t) ** 2 * m).sum(-1)``, bit for bit for a 0/1 mask, without
-    its three backward passes over ``[S, P]`` (mask, ``2 (c − t)``, product). The targets get no gradient.
+    The backward writes the whole gradient of ``outputs`` in one pass: ``2 g m ⊙ (c − t)`` straight into its
+    first S rows, the other rows' gradient next to it and zeros in the columns past P (a chunked hypernetwork's
+    padding). Autograd through ``((c - t) ** 2 * m).sum(-1)``, a row split and the padding cut would take five
+    passes over ``[S, P]`` (mask, ``2 (c − t)``, product, two concatenations); the values are the same, bit for
+    bit, for a 0/1 mask. The targets and the mask get no gradient.
     """
 
     @staticmethod
-    def forward(current: Tensor, targets: Tensor, mask: Tensor | None) -> Tensor:
-        diff = current - targets
-        squares = diff.square()
-        return (squares if mask is None else squares * mask).sum(-1), diff
+    def forward(ctx, outputs: Tensor, targets: Tensor, mask: Tensor | None) -> tuple[Tensor, Tensor]:
+        S, P = targets.shape
+        diff = outputs[:S, :P] - targets
+        if mask is not None:
+            diff.mul_(mask)  # m ⊙ (c − t); squared, m ⊙ (c − t)² for a 0/1 mask
+        ctx.save_for_backward(diff)
+        ctx.shape = outputs.shape
+        return diff.square().sum(-1), outputs[S:, :P]
 
     @staticmethod
-    def setup_context(ctx, inputs, output) -> None:
-        ctx.mask = inputs[2]
-        ctx.save_for_backward(output[1])
-        ctx.mark_non_differentiable(output[1])
-
-    @staticmethod
-    def backward(ctx, grad: Tensor, _):
+    def backward(ctx, grad_sums: Tensor, grad_rest: Tensor | None):
         (diff,) = ctx.saved_tensors
-        scale = (2 * grad).unsqueeze(-1)  # [S, 1]
-        return diff * (scale if ctx.mask is None else ctx.mask * scale), None, None
+        S, P = diff.shape
+        grad = diff.new_empty(ctx.shape)
+        torch.mul(diff, (2 * grad_sums).unsqueeze(-1), out=grad[:S, :P])
+        if grad_rest is None:
+            grad[S:, :P].zero_()
+        else:
+            grad[S:, :P].copy_(grad_rest)
+        grad[:, P:].zero_()
+        return grad, None, None
+
+
+def regularized_rows(outputs: Tensor, targets: Tensor, mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    """Squared-error sums ``[S]`` of the first S rows of ``outputs`` against the targets, and the remaining rows.
+
+    One hypernetwork call gives the regularised tasks' rows and the current task's; with the padded rows of
+    :meth:`hnets.base.HyperNet.padded_outputs` the gradient of all of them takes one pass (see
+    :class:`_RegularisedRows`).
+
+    Args:
+        outputs: ``[N, Q]`` hypernetwork outputs, the S regularised tasks first; ``Q >= P`` (padding is ignored).
+        targets: ``[S, P]`` stored targets of the same tasks (no gradient).
+        mask: Optional ``[S, P]`` 0/1 mask excluding outputs (e.g. other tasks' heads).
+
+    Returns:
+        ``(sums [S], outputs[S:, :P])``, the second a view with the gradient of the first P columns.
+    """
+    return _RegularisedRows.apply(outputs, targets.detach(), mask)
 
 
 def hnet_output_regularizer(current: Tensor, targets: Tensor, mask: Tensor | None = None) -> Tensor:
     """Mean over tasks of the squared-error sum between current outputs and targets.
 
     Args:
-        current: ``[S, P]`` current hypernetwork outputs for the regularised tasks.
+        current: ``[S, Q]`` current hypernetwork outputs for the regularised tasks (``Q >= P``: columns past P,
+            e.g. a chunked hypernetwork's padding, are ignored).
         targets: ``[S, P]`` stored targets for the same tasks (no gradient).
         mask: Optional ``[S, P]`` 0/1 mask excluding outputs (e.g. other tasks' heads).
     """
-    return _SquaredErrorSums.apply(current, targets.detach(), mask)[0].mean()
+    return regularized_rows(current, targets, mask)[0].mean()
 
 
 def tasks_to_regularize(num_prev_tasks: int, reg_batch_size: int, rng: np.random.RandomState | None = None

@@ -40,7 +40,13 @@ from probabilistic.methods.base import PosteriorPerTask
 from probabilistic.methods.replay import CoresetReplay
 from probabilistic.posterior import WeightPosterior, prior_matching
 from utils.cli import ConfigError, parse_int_list
-from utils.hnet_regularizer import compute_targets, hnet_output_regularizer, select_tasks, tasks_to_regularize
+from utils.hnet_regularizer import (
+    compute_targets,
+    hnet_output_regularizer,
+    regularized_rows,
+    select_tasks,
+    tasks_to_regularize,
+)
 from utils.training import adam, kl_factor, make_optimizer
 
 
@@ -217,16 +223,21 @@ class ExplicitPosterior(PosteriorPerTask):
         x = batch.inputs
         prev = list(tasks_to_regularize(task_id, vars(config).get("hnet_reg_batch_size", -1), self.reg_rng)
                     ) if self.use_reg else []
-        rows = posterior.raw(prev + [task_id])  # one hypernetwork call per iteration
-        prev_rows, raw = rows.split([len(prev), 1])  # one backward copy (slices would each zero-fill [N, P])
-        # When every previous task is regularised (the default), the stored targets, masks and the targets' stds
-        # are used as they are, without a per-step copy. (A subset's stds are computed per step from its rows as
-        # one block: softplus rounds a row's last entries differently when the row starts elsewhere in memory.)
+        # One hypernetwork call per iteration for the regularised tasks and the current one. When every previous
+        # task is regularised (the default), the stored targets, masks and the targets' stds are used as they
+        # are, without a per-step copy. (A subset's stds are computed per step from its rows as one block:
+        # softplus rounds a row's last entries differently when the row starts elsewhere in memory.)
+        targets = select_tasks(self.targets, prev) if prev else None
         masks = None if self.masks is None else select_tasks(self.masks, prev)
-        target_stats = self.target_stats if self.dist_reg and len(prev) == task_id else None
-        reg = (output_regularizer(config, posterior, prev_rows, select_tasks(self.targets, prev), masks, task_id,
-                                  target_stats)
-               if prev else torch.zeros((), device=x.device))
+        if prev and not self.dist_reg:  # mse: the whole gradient of the hypernetwork's rows in one pass
+            sums, raw = regularized_rows(posterior.raw(prev + [task_id], keep_padding=True), targets, masks)
+            reg = sums.mean()
+        else:
+            rows = posterior.raw(prev + [task_id])
+            prev_rows, raw = rows.split([len(prev), 1])  # one backward copy (slices would each zero-fill [N, P])
+            target_stats = self.target_stats if self.dist_reg and len(prev) == task_id else None
+            reg = (output_regularizer(config, posterior, prev_rows, targets, masks, task_id, target_stats)
+                   if prev else torch.zeros((), device=x.device))
         kl_weight = kl_factor(it, n_iter, vars(config).get("kl_scale", 1.0), config.kl_schedule)
         replay = self.replay.batch(task_id, posterior, self.teacher_raw) if self.replay is not None else None
         loss_kl = prior_matching(posterior, raw, config.prior_variance, config.num_kl_samples, self.prior)

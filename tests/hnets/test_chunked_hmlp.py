@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from hnets.chunked_hmlp import ChunkedHMLP
+from hnets.hmlp import HMLP
 
 TARGET = [[7, 5], [7], [3, 7], [3]]  # 66 weights
 
@@ -89,3 +90,12 @@ def test_external_task_embeddings_need_cond_input():
     with pytest.raises(ValueError, match="not maintained internally"):
         hnet(cond_id=0)
     assert hnet(cond_input=torch.randn(2, 3)).shape == (2, 66)
+
+
+def test_padded_outputs_keep_the_last_chunks_surplus():
+    hnet = ChunkedHMLP(TARGET, chunk_size=10, chunk_emb_size=2, cond_in_size=3, layers=(4,), num_cond_embs=3)
+    padded = hnet.padded_outputs([2, 0])
+    assert padded.shape == (2, 70)  # 7 chunks of 10 for 66 weights
+    assert torch.equal(padded[:, :66], hnet(cond_id=[2, 0]))
+    plain = HMLP(TARGET, cond_in_size=3, layers=(4,), num_cond_embs=3)
+    assert torch.equal(plain.padded_outputs([1]), plain(cond_id=[1]))  # nothing to cut

@@ -22,7 +22,7 @@ from probabilistic.gaussian import (
     w2_diag_gaussians,
 )
 from probabilistic.lrt import lrt_mlp_forward
-from utils.hnet_regularizer import hnet_output_regularizer, select_tasks, tasks_to_regularize
+from utils.hnet_regularizer import hnet_output_regularizer, regularized_rows, select_tasks, tasks_to_regularize
 
 
 @pytest.fixture(autouse=True)
@@ -96,6 +96,36 @@ def test_mse_regularizer_equals_autograd_bit_for_bit(masked):
     value = hnet_output_regularizer(current, targets, mask)
     (grad,) = torch.autograd.grad(10 * value, current)
     assert torch.equal(value, reference) and torch.equal(grad, expected)
+
+
+@pytest.mark.parametrize("masked", [False, True])
+def test_regularized_rows_equal_split_cut_and_autograd_bit_for_bit(masked):
+    """Padded rows [S + 1, Q]: the regulariser of the first S and the last row's first P columns, with the
+    gradient autograd gives through a padding cut, a row split and the plain squared error."""
+    gen = torch.Generator().manual_seed(4)
+    S, P, Q = 3, 1001, 1008
+    outputs = torch.randn(S + 1, Q, generator=gen, requires_grad=True)
+    targets = torch.randn(S, P, generator=gen)
+    mask = (torch.rand(S, P, generator=gen) > 0.3).float() if masked else None
+    weight = torch.randn(1, P, generator=gen)  # what the current row feeds into
+
+    prev, current = outputs.split([P, Q - P], dim=1)[0].split([S, 1])
+    squares = (prev - targets) ** 2
+    reference = 10 * (squares * mask if masked else squares).sum(-1).mean() + (current * weight).sum()
+    (expected,) = torch.autograd.grad(reference, outputs)
+    sums, rest = regularized_rows(outputs, targets, mask)
+    value = 10 * sums.mean() + (rest * weight).sum()
+    (grad,) = torch.autograd.grad(value, outputs)
+    assert torch.equal(value, reference) and torch.equal(grad, expected)
+    assert torch.equal(rest, outputs[S:, :P]) and rest.data_ptr() == outputs[S:].data_ptr()  # a view
+    assert grad[:, P:].abs().sum() == 0  # no gradient reaches the padding
+
+
+def test_regularized_rows_without_use_of_the_rest():
+    outputs = torch.ones(2, 5, requires_grad=True)
+    sums, _ = regularized_rows(outputs, torch.zeros(1, 4))
+    (grad,) = torch.autograd.grad(sums.sum(), outputs)
+    assert sums.tolist() == [4.0] and grad.tolist() == [[2.0] * 4 + [0.0], [0.0] * 5]
 
 
 def test_select_tasks_is_a_view_for_all_previous_tasks():
