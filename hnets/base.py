@@ -65,8 +65,13 @@ class HyperNet(nn.Module):
         return unflatten_weights(flat, self.target_shapes)
 
     @staticmethod
-    def _cond_ids(cond_id: int | Sequence[int] | Tensor) -> Tensor:
-        if isinstance(cond_id, Tensor):
-            return cond_id.reshape(-1).long()
-        ids = [cond_id] if isinstance(cond_id, int) else list(cond_id)
-        return torch.tensor(ids, dtype=torch.long)
+    def _stack_per_task(params: Sequence[Tensor], cond_id: int | Sequence[int] | Tensor) -> Tensor:
+        """``params[i]`` of every task id ``i`` in ``cond_id``, stacked ``[N, *shape]``.
+
+        Only the selected tensors enter the graph, so the others get no gradient (None, as in hypnettorch) and
+        the optimizer leaves them alone: a zero gradient would still move them under ``--weight_decay`` (and cost
+        the optimizer a step for each).
+        """
+        ids = cond_id.reshape(-1).tolist() if isinstance(cond_id, Tensor) else (
+            [cond_id] if isinstance(cond_id, int) else list(cond_id))
+        return torch.stack([params[i] for i in ids])

@@ -114,15 +114,13 @@ class ChunkedHMLP(HyperNet):
 
     def embeddings(self, cond_id: int | Sequence[int] | Tensor) -> Tensor:
         """Stacked task embeddings ``[N, cond_in_size]`` for the given task ids."""
-        table = torch.stack([self.owned_param(i) for i in self.task_emb_ids])  # [num_cond_embs, cond_in_size]
-        return table[self._cond_ids(cond_id).to(table.device)]
+        return self._stack_per_task([self.owned_param(i) for i in self.task_emb_ids], cond_id)
 
     def chunk_embeddings(self, cond_id: int | Sequence[int] | Tensor | None = None) -> Tensor:
         """Chunk embeddings ``[C, chunk_emb_size]`` (shared) or ``[N, C, chunk_emb_size]`` for task ids."""
         if not self.cond_chunk_embs:
             return self.owned_param(self.chunk_emb_ids[0])
-        table = torch.stack([self.owned_param(i) for i in self.chunk_emb_ids])  # [num_cond_embs, C, E]
-        return table[self._cond_ids(cond_id).to(table.device)]
+        return self._stack_per_task([self.owned_param(i) for i in self.chunk_emb_ids], cond_id)
 
     def forward(self, cond_id: int | Sequence[int] | Tensor | None = None, cond_input: Tensor | None = None,
                 uncond_input: Tensor | None = None, weights: Sequence[Tensor] | None = None,

@@ -67,9 +67,7 @@ class HMLP(HyperNet):
 
     def embeddings(self, cond_id: int | Sequence[int] | Tensor) -> Tensor:
         """Stacked task embeddings ``[N, cond_in_size]`` for the given task ids."""
-        ids = self._cond_ids(cond_id)
-        table = torch.stack(self.conditional_params)  # [num_cond_embs, cond_in_size]
-        return table[ids.to(table.device)]
+        return self._stack_per_task(self.conditional_params, cond_id)
 
     def forward(self, cond_id: int | Sequence[int] | Tensor | None = None, cond_input: Tensor | None = None,
                 uncond_input: Tensor | None = None) -> Tensor:

@@ -152,13 +152,11 @@ class StructuredHMLP(HyperNet):
         weights = [self.owned_param(i) for i in self._uncond_ids] if weights is None else list(weights)
         by_id = dict(zip(self._uncond_ids, weights))
         if cond_id is not None:
-            ids, device = self._cond_ids(cond_id), self.internal_params[0].device
             if self.cond_in_size > 0:
-                table = torch.stack([self.owned_param(i) for i in self.task_emb_ids])  # [tasks, D]
-                cond_input = table[ids.to(table.device)]
+                cond_input = self._stack_per_task([self.owned_param(i) for i in self.task_emb_ids], cond_id)
             if self.cond_chunk_embs:
                 chunk_embs = [None if self.chunk_emb_sizes[h] == 0 else
-                              torch.stack([self.owned_param(s[h]) for s in self.chunk_emb_ids])[ids.to(device)]
+                              self._stack_per_task([self.owned_param(s[h]) for s in self.chunk_emb_ids], cond_id)
                               for h in range(len(self.mlps))]
         if self.cond_in_size > 0 and cond_input is None:
             raise ValueError("this hypernetwork needs `cond_id` or `cond_input`")

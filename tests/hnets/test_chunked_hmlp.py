@@ -99,3 +99,24 @@ def test_padded_outputs_keep_the_last_chunks_surplus():
     assert torch.equal(padded[:, :66], hnet(cond_id=[2, 0]))
     plain = HMLP(TARGET, cond_in_size=3, layers=(4,), num_cond_embs=3)
     assert torch.equal(plain.padded_outputs([1]), plain(cond_id=[1]))  # nothing to cut
+
+
+@pytest.mark.parametrize("cfg", [CONFIGS["shared-chunk-embs"], CONFIGS["cond-chunk-embs"]], ids=["shared", "cond"])
+def test_tasks_outside_the_call_get_no_gradient_as_in_hypnettorch(hht, cfg):
+    """Embeddings of tasks not in ``cond_id`` stay out of the graph: their gradient is None, as hypnettorch's, so
+    Adam with weight decay leaves them alone (a zero gradient would move them)."""
+    torch.manual_seed(3)
+    ours = ChunkedHMLP(TARGET, **cfg)
+    torch.manual_seed(3)
+    theirs = hht.ChunkedHMLP(TARGET, **theirs_kwargs(cfg))
+    ours(cond_id=[1]).sum().backward()
+    theirs(cond_id=[1], ret_format="flattened").sum().backward()
+    assert [p.grad is None for p in ours.internal_params] == [p.grad is None for p in theirs.internal_params]
+    assert ours.conditional_params[0].grad is None and ours.conditional_params[1].grad is not None
+    before = ours.conditional_params[0].detach().clone()
+    opt = torch.optim.Adam(ours.parameters(), lr=0.1, weight_decay=0.01)
+    for _ in range(3):
+        opt.zero_grad(set_to_none=False)
+        ours(cond_id=[1]).sum().backward()
+        opt.step()
+    assert torch.equal(ours.conditional_params[0], before)
