@@ -85,7 +85,10 @@ def train_task(ctx: RunContext, family: Family, method: Method, task_id: int | N
         if itstime(it, config.val_iter) and task_id is not None:
             method.validate(task_id, it)
         method.before_step(task_id, it, n_iter)
-        optimizer.zero_grad()
+        # Zeros, not None, as in the originals' PyTorch 1.4: a parameter left out of a step's graph (an old task's
+        # embedding under --hnet_reg_batch_size) keeps a zero gradient once it had one, so Adam still decays its
+        # moments; one never in a graph (a later task's embedding) keeps None and is left alone.
+        optimizer.zero_grad(set_to_none=False)
         batch = family.next_batch(task_id)
         terms = method.train_step(batch, task_id, it, n_iter)
         check_finite(terms["loss"], task_id, it, terms)
