@@ -1,4 +1,4 @@
-"""Two memory-layout choices of the posterior-replay step, each against the plain autograd version.
+"""Three memory-layout choices of the posterior-replay step, each against the plain autograd version.
 
 * **narrow**: the backward pass of a linear layer with few inputs (``mnets.batched.linear``): a hypernetwork's
   output layer after hidden layers of 10 units (``--hmlp_arch=10,10,10,10``, chunks of 8,000: Split MNIST
@@ -6,6 +6,10 @@
 * **sampling**: K = 10 Gaussian weight samples of the 784-100-100-10 MLP and a forward and backward pass on a batch
   of 128 (Split MNIST PR-BbB), samples written per weight tensor
   (:func:`probabilistic.gaussian.sample_gaussian_per_tensor`) vs flat samples cut into tensors.
+* **regulariser**: PR-Dirac's hypernetwork output layer for S regularised tasks and the current one (12 chunks of
+  8,000 per task, 89,610 weights), the masked squared-error regulariser of the S rows and a loss on the current row,
+  forward and backward: :func:`utils.hnet_regularizer.regularized_rows` on the uncut rows vs the padding cut, the
+  row split and the regulariser as separate autograd nodes (S = 1, 3, 4: tasks 2, 4, 5).
 
 Both ways of a row run in the same process, interleaved; the table gives median times and the median of the
 per-repeat ratios plain / ours. ``--grid`` instead times the two backward products alone, plain and swapped, over a
@@ -34,6 +38,7 @@ from mnets.base import unflatten_weights  # noqa: E402
 from mnets.batched import linear  # noqa: E402
 from mnets.mlp import MLP  # noqa: E402
 from probabilistic.gaussian import sample_gaussian, sample_gaussian_per_tensor, split_mean_rho, std_from_rho  # noqa: E402
+from utils.hnet_regularizer import regularized_rows  # noqa: E402
 
 #: (label, rows M, inputs K, outputs N) of the linear-layer rows.
 LINEAR_CASES = [("hnet output, PR-Dirac task 2", 24, 10, 8000), ("hnet output, PR-Dirac task 4", 48, 10, 8000),
@@ -67,6 +72,30 @@ def sampling_steps(batch: int = 128, samples: int = 10):
         else:
             weights = unflatten_weights(sample_gaussian(mean, std, samples).reshape(samples, P), mnet.param_shapes)
         return torch.autograd.grad(mnet(x, weights).square().mean(), raw)
+
+    return lambda: step(False), lambda: step(True)
+
+
+#: Regularised tasks S of the regulariser rows (PR-Dirac tasks 2, 4 and 5).
+REGULARIZED_TASKS = (1, 3, 4)
+
+
+def regularizer_steps(S: int, chunks: int = 12, chunk: int = 8000, P: int = 89_610):
+    """(plain, ours) closures: hypernetwork output layer for S + 1 tasks, masked regulariser of the first S rows
+    and a loss on the last row, forward and backward."""
+    h = torch.randn((S + 1) * chunks, 10, requires_grad=True)
+    w, b = torch.randn(chunk, 10, requires_grad=True), torch.randn(chunk, requires_grad=True)
+    targets, masks = torch.randn(S, P), (torch.rand(S, P) > 0.1).float()
+    g = torch.randn(1, P)
+
+    def step(fused: bool):
+        rows = linear(h, w, b).reshape(S + 1, chunks * chunk)
+        if fused:
+            sums, current = regularized_rows(rows, targets, masks)
+        else:
+            prev, current = rows.split([P, rows.shape[1] - P], dim=1)[0].split([S, 1])
+            sums = ((prev - targets).square() * masks).sum(-1)
+        return torch.autograd.grad(sums.mean() + (current * g).sum(), (h, w, b))
 
     return lambda: step(False), lambda: step(True)
 
@@ -121,6 +150,8 @@ def main() -> None:
     rows = [(f"linear backward: {label} ([{M}, {K}] -> {N})", *linear_steps(M, K, N), 50)
             for label, M, K, N in LINEAR_CASES]
     rows.append(("Gaussian samples per tensor: K = 10, MLP 784-100-100-10, batch 128", *sampling_steps(), 5))
+    rows += [(f"regularised rows: PR-Dirac hnet output + regulariser, S = {S}", *regularizer_steps(S), 20)
+             for S in REGULARIZED_TASKS]
     print(f"torch {torch.__version__}, {args.threads} thread(s), {args.repeats} interleaved repeats")
     print("| case | plain | ours | plain / ours |\n|---|---|---|---|")
     for label, plain, ours, inner in rows:

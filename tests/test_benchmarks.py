@@ -53,7 +53,8 @@ def test_layouts_benchmark_prints_every_row(monkeypatch, capsys):
     monkeypatch.setattr(sys, "argv", ["bench_layouts.py", "--repeats=1"])
     bench_layouts.main()
     rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ") and "ms |" in line]
-    assert len(rows) == len(bench_layouts.LINEAR_CASES) + 1 and all(row.endswith("x |") for row in rows)
+    expected = len(bench_layouts.LINEAR_CASES) + 1 + len(bench_layouts.REGULARIZED_TASKS)
+    assert len(rows) == expected and all(row.endswith("x |") for row in rows)
 
 
 def test_layouts_grid_prints_one_row_per_shape(monkeypatch, capsys):

@@ -127,3 +127,22 @@ def test_vcl_reset_flag_needs_vcl(run_gmm, tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         run_gmm("gmm_bbb", "--mnet_only --vcl_reset_new_heads", tmp_path / "r", ["--n_iter=1"])
     assert exc.value.code == 2 and "--use_prev_post_as_prior" in capsys.readouterr().err
+
+
+def test_later_tasks_embeddings_stay_put_under_weight_decay(run_gmm, tmp_path, monkeypatch):
+    """A task embedding no step has used has no gradient, as in the original (hypnettorch, PyTorch 1.4), so Adam's
+    ``--weight_decay`` cannot move it before its task starts; a zero gradient would pull it towards 0."""
+    import probabilistic.trainer as trainer
+
+    embeddings, save = [], trainer.checkpoint
+
+    def record(ctx, family, method, task_id):
+        embeddings.append([e.detach().clone() for e in method.current.hnet.conditional_params])
+        save(ctx, family, method, task_id)
+
+    monkeypatch.setattr(trainer, "checkpoint", record)
+    run_gmm("gmm_bbb", DIRAC + " --beta=0.05 --weight_decay=0.1", tmp_path / "wd", ["--n_iter=20", "--val_iter=1000"])
+    after_first, after_second = embeddings[0], embeddings[1]
+    assert len(after_first) == 3
+    assert torch.equal(after_first[2], after_second[2])  # task 3's embedding: untouched by tasks 1 and 2
+    assert not torch.equal(after_first[1], after_second[1])  # task 2's: trained in task 2
